@@ -1,0 +1,62 @@
+# The two commands of the README: `make book` and `make test`.
+# Each creates .venv if it is missing and installs the locked dependencies and dltutor;
+# a second run reuses the environment (and then needs no network).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
+
+# Quiet frameworks in every process the commands start (kernels inherit it).
+export TF_CPP_MIN_LOG_LEVEL := 3
+export TF_ENABLE_ONEDNN_OPTS := 0
+export KERAS_BACKEND := tensorflow
+export MPLBACKEND := Agg
+export PYTHONHASHSEED := 0
+
+.PHONY: help setup test test-gpu book clean lock
+
+help:
+	@echo "make test      set up .venv, run the unit tests and every notebook (nbval)"
+	@echo "make book      set up .venv, execute the notebooks, build _build/html"
+	@echo "make test-gpu  PyTorch tests and notebooks on CUDA; fails without a GPU"
+	@echo "make lock      regenerate requirements-lock.txt from pyproject.toml"
+	@echo "make clean     remove the build and the environment"
+
+setup: $(STAMP)
+
+$(STAMP): requirements-lock.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-lock.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
+	touch $@
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider $(NOTEBOOKS)
+
+test-gpu: $(STAMP)
+	@$(BIN)/python -c "import sys, torch; ok = torch.cuda.is_available(); print('CUDA device:', torch.cuda.get_device_name(0) if ok else 'none visible'); sys.exit(0 if ok else 1)" \
+		|| { echo "make test-gpu: no CUDA GPU is visible to PyTorch" >&2; exit 1; }
+	DLTUTOR_DEVICE=cuda $(BIN)/python -m pytest -m torch tests
+	DLTUTOR_DEVICE=cuda $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider \
+		$(filter %/from_scratch.ipynb %/pytorch.ipynb,$(NOTEBOOKS))
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(BIN)/python .ci/check_book.py _build/html
+	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
+
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet "torch==2.13.0" tensorflow-cpu "keras>=3" ".[torch,book,test]"
+	{ sed -n '/^#/p' requirements-lock.txt; .lock-venv/bin/python -m pip freeze --exclude dltutor \
+		| sed -e 's/^\(torch==[0-9.]*\)+cpu$$/\1/'; } > requirements-lock.new
+	mv requirements-lock.new requirements-lock.txt && rm -rf .lock-venv
+
+clean:
+	rm -rf _build $(VENV) .pytest_cache

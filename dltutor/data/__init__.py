@@ -1,0 +1,8 @@
+"""Offline datasets as NumPy arrays: shipped with an installed package, generated from a
+seed, or read from a local copy of a public dataset. Nothing here downloads."""
+
+from dltutor.data.idx import load_mnist, read_idx
+from dltutor.data.synthetic import make_linear, make_moons
+from dltutor.data.tabular import DataSplit, load_digits, split
+
+__all__ = ["DataSplit", "load_digits", "load_mnist", "make_linear", "make_moons", "read_idx", "split"]

@@ -1,0 +1,52 @@
+"""Keras models with the same names, arguments and weight layout as :mod:`dltutor.scratch`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from dltutor._checks import as_float_array, check_activation, check_layer_sizes
+
+_KERAS_ACTIVATIONS = {"identity": "linear", "relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
+
+
+class MLP(keras.Sequential):
+    r"""Multilayer perceptron, :math:`h^{(l)} = f(h^{(l-1)} W^{(l)} + b^{(l)})`, linear output.
+
+    The twin of :class:`dltutor.scratch.MLP`: ``Dense`` layers whose kernels have the
+    scratch layout (d_in, d_out), Glorot-uniform initialised with zero biases (Keras'
+    defaults). ``get_weights()`` and ``set_weights()`` are Keras' own.
+    """
+
+    def __init__(
+        self, layer_sizes: Sequence[int], activation: str = "relu", name: str | None = None
+    ) -> None:
+        sizes = check_layer_sizes(layer_sizes)
+        activation = check_activation(activation)
+        layers: list[keras.layers.Layer] = [keras.Input(shape=(sizes[0],))]
+        for index, units in enumerate(sizes[1:]):
+            is_output = index == len(sizes) - 2
+            layers.append(
+                keras.layers.Dense(units, activation=None if is_output else _KERAS_ACTIVATIONS[activation])
+            )
+        super().__init__(layers, name=name)
+        self.layer_sizes = sizes
+        self.activation_name = activation
+
+
+def loss_and_gradients(
+    model: keras.Model, loss: keras.losses.Loss, x: np.ndarray, y: np.ndarray
+) -> tuple[float, list[np.ndarray]]:
+    """The loss on ``x, y`` and its gradients by ``tf.GradientTape``, as NumPy arrays.
+
+    The order is ``model.trainable_weights`` -- ``[kernel1, bias1, ...]`` for Dense
+    stacks -- which is the layout of :meth:`dltutor.scratch.Sequential.gradients`.
+    """
+    inputs = tf.convert_to_tensor(as_float_array(x, "x"), dtype=model.trainable_weights[0].dtype)
+    with tf.GradientTape() as tape:
+        value = loss(y, model(inputs, training=True))
+    gradients = tape.gradient(value, model.trainable_weights)
+    return float(value), [np.asarray(gradient) for gradient in gradients]

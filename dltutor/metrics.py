@@ -1,0 +1,47 @@
+"""Framework-neutral evaluation: NumPy arrays in, numbers out (scikit-learn does the counting)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dltutor._checks import as_label_array, check_same_length, describe
+
+
+def predicted_labels(predictions: Any) -> np.ndarray:
+    """Class labels from either labels (1-D) or per-class scores, logits or probabilities (2-D, argmax)."""
+    predictions = np.asarray(predictions)
+    if predictions.ndim == 2:
+        if predictions.dtype.kind not in "fiu":
+            raise TypeError(f"class scores must be numeric, got {describe(predictions)}")
+        return predictions.argmax(axis=1)
+    return as_label_array(predictions, "predictions")
+
+
+def accuracy(labels: Any, predictions: Any) -> float:
+    """Fraction of examples whose predicted class equals the label.
+
+    Args:
+        labels: true classes, shape (N,).
+        predictions: predicted classes (N,) or class scores (N, K), from any framework
+            once converted to NumPy.
+    """
+    from sklearn.metrics import accuracy_score  # imported here: `import dltutor` stays light
+
+    labels = as_label_array(labels, "labels")
+    predicted = predicted_labels(predictions)
+    check_same_length(labels, predicted, "labels", "predictions")
+    return float(accuracy_score(labels, predicted))
+
+
+def confusion_matrix(labels: Any, predictions: Any, num_classes: int | None = None) -> np.ndarray:
+    """Counts C[i, j] of examples of true class i predicted as class j, shape (K, K)."""
+    from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
+
+    labels = as_label_array(labels, "labels")
+    predicted = predicted_labels(predictions)
+    check_same_length(labels, predicted, "labels", "predictions")
+    if num_classes is None:
+        num_classes = int(max(labels.max(initial=0), predicted.max(initial=0))) + 1
+    return sklearn_confusion_matrix(labels, predicted, labels=np.arange(num_classes))

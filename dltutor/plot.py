@@ -1,0 +1,96 @@
+"""Plotting helpers: take NumPy arrays (or callables returning them), return matplotlib Axes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+
+from dltutor._checks import as_float_array, as_label_array, check_same_length
+
+
+def _axes(ax: Axes | None) -> Axes:
+    return plt.subplots(figsize=(5, 3.5))[1] if ax is None else ax
+
+
+def plot_functions(
+    x: np.ndarray, curves: Mapping[str, np.ndarray], ax: Axes | None = None, title: str = ""
+) -> Axes:
+    """Plot several functions of the same ``x``, one labelled line each."""
+    x = as_float_array(x, "x", ndim=1)
+    ax = _axes(ax)
+    for label, values in curves.items():
+        values = as_float_array(values, f"curve {label!r}", ndim=1)
+        check_same_length(x, values, "x", f"curve {label!r}")
+        ax.plot(x, values, label=label)
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.axvline(0, color="grey", linewidth=0.5)
+    ax.set_title(title)
+    ax.legend()
+    return ax
+
+
+def plot_history(
+    history: Mapping[str, Sequence[float]],
+    keys: Sequence[str] | None = None,
+    ax: Axes | None = None,
+    title: str = "",
+    log_scale: bool = False,
+) -> Axes:
+    """Plot per-epoch curves from a training history (``{"loss": [...], "val_loss": [...]}``).
+
+    Works for the histories of :func:`dltutor.scratch.fit`, :func:`dltutor.torch.fit` and
+    Keras' ``History.history``.
+    """
+    keys = [key for key in history if key.endswith("loss")] if keys is None else list(keys)
+    missing = [key for key in keys if key not in history]
+    if missing:
+        raise ValueError(f"history has keys {sorted(history)}, got a request for {missing}")
+    ax = _axes(ax)
+    for key in keys:
+        values = np.asarray(history[key], dtype=float)
+        ax.plot(np.arange(1, len(values) + 1), values, label=key)
+    ax.set_xlabel("epoch")
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.legend()
+    return ax
+
+
+def plot_decision_boundary(
+    predict: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    ax: Axes | None = None,
+    resolution: int = 200,
+    title: str = "",
+) -> Axes:
+    """Colour the plane by the class ``predict`` gives each point, and scatter the data on top.
+
+    Args:
+        predict: maps points of shape (M, 2) to class labels (M,) or class scores (M, K).
+        x: 2-D points, shape (N, 2).
+        y: their labels, shape (N,).
+    """
+    from dltutor.metrics import predicted_labels
+
+    x = as_float_array(x, "x", ndim=2)
+    if x.shape[1] != 2:
+        raise ValueError(f"x must have 2 columns to be drawn in the plane, got shape {x.shape}")
+    y = as_label_array(y, "y")
+    check_same_length(x, y, "x", "y")
+    margin = 0.5
+    grid_x, grid_y = np.meshgrid(
+        np.linspace(x[:, 0].min() - margin, x[:, 0].max() + margin, resolution),
+        np.linspace(x[:, 1].min() - margin, x[:, 1].max() + margin, resolution),
+    )
+    points = np.column_stack([grid_x.ravel(), grid_y.ravel()])  # (resolution², 2)
+    regions = predicted_labels(np.asarray(predict(points))).reshape(grid_x.shape)
+    ax = _axes(ax)
+    ax.contourf(grid_x, grid_y, regions, alpha=0.3, cmap="coolwarm")
+    ax.scatter(x[:, 0], x[:, 1], c=y, cmap="coolwarm", edgecolors="k", s=15)
+    ax.set_title(title)
+    return ax

@@ -1,0 +1,52 @@
+"""NumPy reference implementations: the equations made code, forward and backward together.
+
+Nothing here imports a deep-learning framework. The same concepts carry the same names
+and arguments in :mod:`dltutor.torch` and :mod:`dltutor.keras`.
+"""
+
+from dltutor.scratch.activations import (
+    Activation,
+    identity,
+    identity_derivative,
+    relu,
+    relu_derivative,
+    sigmoid,
+    sigmoid_derivative,
+    tanh,
+    tanh_derivative,
+)
+from dltutor.scratch.gradcheck import check_layer, check_loss, numerical_gradient, relative_error
+from dltutor.scratch.layers import Layer, Linear, glorot_uniform
+from dltutor.scratch.losses import CrossEntropyLoss, MSELoss, log_softmax, softmax
+from dltutor.scratch.network import MLP, Sequential
+from dltutor.scratch.optim import SGD
+from dltutor.scratch.train import evaluate, fit, minibatches
+
+__all__ = [
+    "Activation",
+    "CrossEntropyLoss",
+    "Layer",
+    "Linear",
+    "MLP",
+    "MSELoss",
+    "SGD",
+    "Sequential",
+    "check_layer",
+    "check_loss",
+    "evaluate",
+    "fit",
+    "glorot_uniform",
+    "identity",
+    "identity_derivative",
+    "log_softmax",
+    "minibatches",
+    "numerical_gradient",
+    "relative_error",
+    "relu",
+    "relu_derivative",
+    "sigmoid",
+    "sigmoid_derivative",
+    "softmax",
+    "tanh",
+    "tanh_derivative",
+]

@@ -1,0 +1,91 @@
+"""Loss functions: a scalar L that measures how far predictions are from targets.
+
+``forward(prediction, target)`` returns L; ``backward()`` returns dL/dprediction.
+Both losses average over the batch, as ``torch.nn`` and ``keras.losses`` do by default.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dltutor._checks import as_float_array, as_label_array, check_same_length, describe
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    r"""Softmax over the last axis: :math:`p_k = e^{z_k} / \sum_j e^{z_j}`.
+
+    Subtracting :math:`\max_j z_j` first changes nothing mathematically and prevents overflow.
+    """
+    shifted = z - z.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    r""":math:`\log p_k = z_k - \log \sum_j e^{z_j}`, computed stably (log-sum-exp)."""
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+class MSELoss:
+    r"""Mean squared error :math:`L = \frac{1}{M} \sum_i (\hat y_i - y_i)^2` over all M entries.
+
+    Gradient: :math:`\partial L / \partial \hat y = \frac{2}{M} (\hat y - y)`.
+    """
+
+    def __init__(self) -> None:
+        self._difference: np.ndarray | None = None
+
+    def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
+        prediction = as_float_array(prediction, "prediction")
+        target = as_float_array(target, "target")
+        if prediction.shape != target.shape:
+            raise ValueError(
+                f"prediction and target must have the same shape, got {prediction.shape} and {target.shape}"
+            )
+        self._difference = prediction - target
+        return float(np.mean(self._difference**2))
+
+    def backward(self) -> np.ndarray:
+        if self._difference is None:
+            raise RuntimeError("MSELoss.backward called before forward")
+        return 2.0 * self._difference / self._difference.size
+
+    __call__ = forward
+
+
+class CrossEntropyLoss:
+    r"""Softmax cross-entropy on logits, for integer class labels.
+
+    With :math:`p = \mathrm{softmax}(z)` and one-hot targets :math:`y`,
+    :math:`L = -\frac{1}{N} \sum_n \log p_{n, y_n}`. The softmax and the log cancel in
+    the gradient, which is why the two are fused:
+
+    .. math::
+
+        \frac{\partial L}{\partial z} = \frac{1}{N} (p - y).
+    """
+
+    def __init__(self) -> None:
+        self._probabilities: np.ndarray | None = None
+        self._labels: np.ndarray | None = None
+
+    def forward(self, logits: np.ndarray, labels: np.ndarray) -> float:
+        logits = as_float_array(logits, "logits", ndim=2)
+        labels = as_label_array(labels, "labels", num_classes=logits.shape[1])
+        check_same_length(logits, labels, "logits", "labels")
+        if len(labels) == 0:
+            raise ValueError(f"logits must hold at least one example, got {describe(logits)}")
+        log_p = log_softmax(logits)  # (N, K)
+        self._probabilities = np.exp(log_p)
+        self._labels = labels
+        return float(-np.mean(log_p[np.arange(len(labels)), labels]))
+
+    def backward(self) -> np.ndarray:
+        if self._probabilities is None or self._labels is None:
+            raise RuntimeError("CrossEntropyLoss.backward called before forward")
+        grad = self._probabilities.copy()  # (N, K)
+        grad[np.arange(len(self._labels)), self._labels] -= 1.0  # p - one_hot(y)
+        return grad / len(self._labels)
+
+    __call__ = forward

@@ -1,0 +1,117 @@
+"""Stacking layers: forward runs them in order, backward in reverse (the chain rule)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from dltutor._checks import as_float_array, check_activation, check_layer_sizes, describe
+from dltutor.scratch.activations import Activation
+from dltutor.scratch.layers import Layer, Linear
+
+
+class Sequential(Layer):
+    r"""A chain of layers :math:`h^{(l)} = \text{layer}_l(h^{(l-1)})`, :math:`h^{(0)} = x`.
+
+    Backpropagation is the chain rule applied from the last layer to the first: each
+    layer turns dL/d(its output) into dL/d(its input) and stores its own parameter grads.
+    """
+
+    def __init__(self, layers: Iterable[Layer]) -> None:
+        super().__init__()
+        self.layers = list(layers)
+        for layer in self.layers:
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Sequential takes Layer objects, got {describe(layer)}")
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        for layer in reversed(self.layers):
+            grad_output = layer.backward(grad_output)
+        return grad_output
+
+    def named_parameters(self) -> dict[str, np.ndarray]:
+        """Parameters of all layers as ``{"<layer index>.<name>": array}``, e.g. ``"0.W"``."""
+        return {
+            f"{index}.{name}": value
+            for index, layer in enumerate(self.layers)
+            for name, value in layer.named_parameters().items()
+        }
+
+    def named_gradients(self) -> dict[str, np.ndarray]:
+        """Gradients of the last ``backward`` under the names of :meth:`named_parameters`."""
+        return {
+            f"{index}.{name}": value
+            for index, layer in enumerate(self.layers)
+            for name, value in layer.named_gradients().items()
+        }
+
+    def parameters(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(parameter, gradient) pairs of every layer, in order; gradients after ``backward``."""
+        return list(zip(self.named_parameters().values(), self.gradients()))
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the parameters in order ``[W1, b1, W2, b2, ...]``, W of shape (d_in, d_out).
+
+        This is Keras' layout, so ``keras_model.set_weights(model.get_weights())`` works.
+        """
+        return [value.copy() for value in self.named_parameters().values()]
+
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Overwrite the parameters, in place, from a list in the layout of :meth:`get_weights`."""
+        current = self.named_parameters()
+        if len(weights) != len(current):
+            raise ValueError(f"expected {len(current)} weight arrays, got {len(weights)}")
+        for (name, parameter), value in zip(current.items(), weights):
+            value = as_float_array(value, f"weight {name!r}")
+            if value.shape != parameter.shape:
+                raise ValueError(f"weight {name!r} must have shape {parameter.shape}, got {value.shape}")
+            parameter[...] = value  # in place: keeps the parameter's dtype and identity
+
+    def gradients(self) -> list[np.ndarray]:
+        """The gradients stored by the last ``backward``, in the layout of :meth:`get_weights`."""
+        return list(self.named_gradients().values())
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(layer) for layer in self.layers)
+        return f"{type(self).__name__}([{inner}])"
+
+
+class MLP(Sequential):
+    r"""Multilayer perceptron: Linear layers with an activation between them.
+
+    ``layer_sizes = [d_0, d_1, ..., d_L]`` gives
+    :math:`h^{(l)} = f(h^{(l-1)} W^{(l)} + b^{(l)})` for the hidden layers and a linear
+    output :math:`\hat y = h^{(L-1)} W^{(L)} + b^{(L)}` (logits for classification).
+    ``MLP([1, 1])`` is linear regression.
+    """
+
+    def __init__(
+        self,
+        layer_sizes: Sequence[int],
+        activation: str = "relu",
+        *,
+        rng: np.random.Generator | None = None,
+        dtype: type = np.float64,
+    ) -> None:
+        sizes = check_layer_sizes(layer_sizes)
+        activation = check_activation(activation)
+        rng = np.random.default_rng() if rng is None else rng
+        layers: list[Layer] = []
+        for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(Linear(fan_in, fan_out, rng=rng, dtype=dtype))
+            if index < len(sizes) - 2:
+                layers.append(Activation(activation))
+        super().__init__(layers)
+        self.layer_sizes = sizes
+        self.activation = activation
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The network's output for ``x`` (logits for a classifier)."""
+        x = as_float_array(x, "x", ndim=2)
+        return self.forward(x)

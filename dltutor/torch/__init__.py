@@ -1,0 +1,19 @@
+"""PyTorch twins of the scratch models, a model-agnostic training loop, and device selection.
+
+Importing this module imports PyTorch; it never imports TensorFlow or Keras.
+"""
+
+from dltutor.torch.device import DEVICE_VARIABLE, get_device, set_seed
+from dltutor.torch.models import MLP, loss_and_gradients
+from dltutor.torch.train import evaluate, fit, predict
+
+__all__ = [
+    "DEVICE_VARIABLE",
+    "MLP",
+    "evaluate",
+    "fit",
+    "get_device",
+    "loss_and_gradients",
+    "predict",
+    "set_seed",
+]
