@@ -1,0 +1,49 @@
+"""`import dltutor` is light: no framework, and fast."""
+
+import subprocess
+import sys
+
+import pytest
+
+FRAMEWORKS = ("torch", "tensorflow", "keras")
+
+
+def run_python(code: str) -> str:
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+def test_import_loads_no_framework() -> None:
+    loaded = run_python(
+        "import sys, dltutor; "
+        f"print(','.join(m for m in {FRAMEWORKS!r} if m in sys.modules))"
+    )
+    assert loaded == ""
+
+
+@pytest.mark.parametrize("module", ["dltutor.scratch", "dltutor.data", "dltutor.metrics"])
+def test_core_modules_load_no_framework(module: str) -> None:
+    loaded = run_python(
+        f"import sys, {module}; print(','.join(m for m in {FRAMEWORKS!r} if m in sys.modules))"
+    )
+    assert loaded == ""
+
+
+def test_import_is_fast() -> None:
+    # The best of three fresh interpreters, so one slow disk read does not fail the test.
+    times = [
+        float(run_python("import time; t = time.perf_counter(); import dltutor; print(time.perf_counter() - t)"))
+        for _ in range(3)
+    ]
+    assert min(times) < 0.3
+
+
+def test_subpackages_load_on_attribute_access() -> None:
+    assert run_python("import dltutor; print(dltutor.scratch.MLP.__name__)") == "MLP"
+
+
+def test_unknown_attribute_is_an_error() -> None:
+    import dltutor
+
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        dltutor.nonexistent  # noqa: B018
