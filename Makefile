@@ -12,7 +12,6 @@ NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 0
 export KERAS_BACKEND := tensorflow
-export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
 .PHONY: help setup test test-gpu book clean lock
@@ -46,7 +45,7 @@ test-gpu: $(STAMP)
 		$(filter %/from_scratch.ipynb %/pytorch.ipynb,$(NOTEBOOKS))
 
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	$(BIN)/python .ci/check_book.py _build/html
 	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
 

@@ -42,7 +42,7 @@ def numerical_gradient(function: Callable[[], float], x: np.ndarray, eps: float 
 
 
 def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
-    """max |a - n| / max(|a| + |n|), a scale-free distance between two gradients (0 if both are 0)."""
+    """A scale-free distance between two gradients: ``max|a - n| / max(|a| + |n|)``, 0 if both are 0."""
     scale = np.max(np.abs(analytic) + np.abs(numeric))
     return 0.0 if scale == 0 else float(np.max(np.abs(analytic - numeric)) / scale)
 
