@@ -34,8 +34,7 @@ $(STAMP): requirements-lock.txt pyproject.toml
 	touch $@
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider $(NOTEBOOKS)
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider tests $(NOTEBOOKS)
 
 test-gpu: $(STAMP)
 	@$(BIN)/python -c "import sys, torch; ok = torch.cuda.is_available(); print('CUDA device:', torch.cuda.get_device_name(0) if ok else 'none visible'); sys.exit(0 if ok else 1)" \
