@@ -12,7 +12,15 @@
 from __future__ import annotations
 
 import importlib
+import os
 from types import ModuleType
+
+# TensorFlow reads these once, when it loads. Setting them here (a few dictionary writes,
+# no import) keeps TensorFlow quiet whenever dltutor is imported before it; importing
+# `dltutor.keras` always runs this first. Values a user has set are left alone.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ INFO/WARNING/ERROR lines off
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # no oneDNN banner; reproducible float sums
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # Keras 3's default, made explicit
 
 __version__ = "0.1.0"
 __all__ = ["data", "keras", "metrics", "plot", "scratch", "torch", "__version__"]

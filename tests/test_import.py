@@ -47,3 +47,17 @@ def test_unknown_attribute_is_an_error() -> None:
 
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
         dltutor.nonexistent  # noqa: B018
+
+
+@pytest.mark.keras
+def test_tensorflow_is_silenced_by_the_package() -> None:
+    pytest.importorskip("tensorflow")
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("TF_", "KERAS_"))}
+    code = (
+        "import dltutor.keras as dk, numpy as np; "
+        "model = dk.MLP([4, 3, 2]); model.compile('sgd', 'mse'); "
+        "model.fit(np.zeros((8, 4)), np.zeros((8, 2)), verbose=0); print('trained')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert result.stdout.strip() == "trained"
+    assert result.stderr == ""
