@@ -14,7 +14,7 @@ export TF_ENABLE_ONEDNN_OPTS := 0
 export KERAS_BACKEND := tensorflow
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup test test-gpu book clean lock
+.PHONY: help setup loopback test test-gpu book clean lock
 
 help:
 	@echo "make test      set up .venv, run the unit tests and every notebook (nbval)"
@@ -33,17 +33,23 @@ $(STAMP): requirements-lock.txt pyproject.toml
 	$(BIN)/python -m pip check
 	touch $@
 
-test: $(STAMP)
+# Jupyter kernels talk to pytest and to the book builder over 127.0.0.1. A fresh network
+# namespace -- `unshare -rn make test`, the offline check -- starts with its loopback down,
+# and lets its root bring it up; elsewhere loopback is already up and this does nothing.
+loopback:
+	@ip link show lo 2>/dev/null | grep -q '[<,]UP[,>]' || ip link set lo up 2>/dev/null || true
+
+test: $(STAMP) loopback
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider tests $(NOTEBOOKS)
 
-test-gpu: $(STAMP)
+test-gpu: $(STAMP) loopback
 	@$(BIN)/python -c "import sys, torch; ok = torch.cuda.is_available(); print('CUDA device:', torch.cuda.get_device_name(0) if ok else 'none visible'); sys.exit(0 if ok else 1)" \
 		|| { echo "make test-gpu: no CUDA GPU is visible to PyTorch" >&2; exit 1; }
 	DLTUTOR_DEVICE=cuda $(BIN)/python -m pytest -m torch tests
 	DLTUTOR_DEVICE=cuda $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider \
 		$(filter %/from_scratch.ipynb %/pytorch.ipynb,$(NOTEBOOKS))
 
-book: $(STAMP)
+book: $(STAMP) loopback
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	$(BIN)/python .ci/check_book.py _build/html
 	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
