@@ -40,6 +40,7 @@ loopback:
 	@ip link show lo 2>/dev/null | grep -q '[<,]UP[,>]' || ip link set lo up 2>/dev/null || true
 
 test: $(STAMP) loopback
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider tests $(NOTEBOOKS)
 
 test-gpu: $(STAMP) loopback
@@ -59,7 +60,7 @@ lock:
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
 	.lock-venv/bin/python -m pip install --quiet "torch==2.13.0" tensorflow-cpu "keras>=3" ".[torch,book,test]"
 	{ sed -n '/^#/p' requirements-lock.txt; .lock-venv/bin/python -m pip freeze --exclude dltutor \
-		| sed -e 's/^\(torch==[0-9.]*\)+cpu$$/\1/'; } > requirements-lock.new
+		| grep -v "^# Editable" | sed -e 's/^\(torch==[0-9.]*\)+cpu$$/\1/'; } > requirements-lock.new
 	mv requirements-lock.new requirements-lock.txt && rm -rf .lock-venv
 
 clean:

@@ -1,13 +1,7 @@
 """Shared fixtures. Framework tests skip cleanly when their framework is not installed."""
 
-import os
-
 import numpy as np
 import pytest
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
 @pytest.fixture

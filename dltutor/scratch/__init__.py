@@ -17,7 +17,7 @@ from dltutor.scratch.activations import (
 )
 from dltutor.scratch.gradcheck import check_layer, check_loss, numerical_gradient, relative_error
 from dltutor.scratch.layers import Layer, Linear, glorot_uniform
-from dltutor.scratch.losses import CrossEntropyLoss, MSELoss, log_softmax, softmax
+from dltutor.scratch.losses import CrossEntropyLoss, Loss, MSELoss, log_softmax, softmax
 from dltutor.scratch.network import MLP, Sequential
 from dltutor.scratch.optim import SGD
 from dltutor.scratch.train import evaluate, fit, minibatches
@@ -27,6 +27,7 @@ __all__ = [
     "CrossEntropyLoss",
     "Layer",
     "Linear",
+    "Loss",
     "MLP",
     "MSELoss",
     "SGD",

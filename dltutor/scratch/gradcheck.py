@@ -19,6 +19,7 @@ import numpy as np
 
 from dltutor._checks import as_float_array
 from dltutor.scratch.layers import Layer
+from dltutor.scratch.losses import Loss
 
 
 def numerical_gradient(function: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -71,12 +72,10 @@ def check_layer(
     return errors
 
 
-def check_loss(
-    loss: object, prediction: np.ndarray, target: np.ndarray, eps: float = 1e-6
-) -> float:
+def check_loss(loss: Loss, prediction: np.ndarray, target: np.ndarray, eps: float = 1e-6) -> float:
     """Relative error of a loss' ``backward`` (dL/dprediction) against finite differences."""
     prediction = as_float_array(prediction, "prediction").astype(np.float64, copy=True)
-    loss.forward(prediction, target)  # type: ignore[attr-defined]
-    analytic = loss.backward()  # type: ignore[attr-defined]
-    numeric = numerical_gradient(lambda: loss.forward(prediction, target), prediction, eps)  # type: ignore[attr-defined]
+    loss.forward(prediction, target)
+    analytic = loss.backward()
+    numeric = numerical_gradient(lambda: loss.forward(prediction, target), prediction, eps)
     return relative_error(analytic, numeric)

@@ -6,9 +6,23 @@ Both losses average over the batch, as ``torch.nn`` and ``keras.losses`` do by d
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 import numpy as np
 
 from dltutor._checks import as_float_array, as_label_array, check_same_length, describe
+
+
+class Loss(Protocol):
+    """What a training loop needs of a loss: the value, then its gradient."""
+
+    def forward(self, prediction: np.ndarray, target: Any) -> float:
+        """The scalar loss of ``prediction`` against ``target``; keeps what ``backward`` needs."""
+        ...
+
+    def backward(self) -> np.ndarray:
+        """dL/dprediction for the last ``forward``."""
+        ...
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 
 from dltutor._checks import as_float_array, check_positive_int, check_same_length
 from dltutor.metrics import accuracy
-from dltutor.scratch.losses import CrossEntropyLoss, MSELoss
+from dltutor.scratch.losses import CrossEntropyLoss, Loss
 from dltutor.scratch.network import Sequential
 from dltutor.scratch.optim import SGD
 
@@ -24,12 +24,12 @@ def minibatches(
         yield order[start : start + batch_size]
 
 
-def _prepare_targets(loss: MSELoss | CrossEntropyLoss, y: np.ndarray, name: str) -> np.ndarray:
+def _prepare_targets(loss: Loss, y: np.ndarray, name: str) -> np.ndarray:
     return np.asarray(y) if isinstance(loss, CrossEntropyLoss) else as_float_array(y, name)
 
 
 def evaluate(
-    model: Sequential, loss: MSELoss | CrossEntropyLoss, x: np.ndarray, y: np.ndarray
+    model: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray
 ) -> dict[str, float]:
     """Loss (and accuracy, for a classifier) of ``model`` on the whole of ``x, y``."""
     x = as_float_array(x, "x", ndim=2)
@@ -44,7 +44,7 @@ def evaluate(
 
 def fit(
     model: Sequential,
-    loss: MSELoss | CrossEntropyLoss,
+    loss: Loss,
     optimizer: SGD,
     x: np.ndarray,
     y: np.ndarray,

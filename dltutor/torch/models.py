@@ -93,6 +93,8 @@ def loss_and_gradients(
     gradients: list[np.ndarray] = []
     for module in model.modules():
         if isinstance(module, nn.Linear):
+            if module.weight.grad is None or module.bias.grad is None:
+                raise RuntimeError(f"{module} received no gradient: is it used in forward?")
             gradients.append(module.weight.grad.detach().cpu().numpy().T.copy())  # (d_in, d_out)
             gradients.append(module.bias.grad.detach().cpu().numpy().copy())
     return float(loss.item()), gradients
