@@ -15,15 +15,33 @@ from dltutor.scratch.activations import (
     tanh,
     tanh_derivative,
 )
+from dltutor.scratch.conv import (
+    Conv2D,
+    conv2d,
+    conv2d_backward,
+    conv2d_backward_loops,
+    conv2d_loops,
+    output_size,
+)
 from dltutor.scratch.gradcheck import check_layer, check_loss, numerical_gradient, relative_error
 from dltutor.scratch.layers import Layer, Linear, glorot_uniform
 from dltutor.scratch.losses import CrossEntropyLoss, Loss, MSELoss, log_softmax, softmax
 from dltutor.scratch.network import MLP, Sequential
 from dltutor.scratch.optim import SGD
+from dltutor.scratch.pooling import AvgPool2D, Flatten, MaxPool2D
 from dltutor.scratch.train import evaluate, fit, minibatches
 
 __all__ = [
     "Activation",
+    "AvgPool2D",
+    "Conv2D",
+    "Flatten",
+    "MaxPool2D",
+    "conv2d",
+    "conv2d_backward",
+    "conv2d_backward_loops",
+    "conv2d_loops",
+    "output_size",
     "CrossEntropyLoss",
     "Layer",
     "Linear",
