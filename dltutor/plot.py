@@ -94,3 +94,50 @@ def plot_decision_boundary(
     ax.scatter(x[:, 0], x[:, 1], c=y, cmap="coolwarm", edgecolors="k", s=15)
     ax.set_title(title)
     return ax
+
+
+def plot_images(
+    images: np.ndarray,
+    titles: Sequence[str] | None = None,
+    columns: int = 8,
+    cmap: str | None = "gray_r",
+    size: float = 1.2,
+) -> np.ndarray:
+    """A grid of images, (N, H, W) grey or (N, H, W, 3) colour; returns the array of Axes.
+
+    Grey images are each scaled to their own range (useful for filters and feature maps).
+    """
+    images = np.asarray(images)
+    if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] != 3):
+        raise ValueError(f"images must have shape (N, H, W) or (N, H, W, 3), got shape {images.shape}")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"titles must have one entry per image ({len(images)}), got {len(titles)}")
+    rows = max(1, -(-len(images) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * size * 1.15), squeeze=False)
+    for index, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if index < len(images):
+            ax.imshow(images[index], cmap=None if images.ndim == 4 else cmap)
+            if titles is not None:
+                ax.set_title(titles[index], fontsize=8)
+    fig.tight_layout()
+    return axes
+
+
+def plot_confusion_matrix(
+    labels: np.ndarray,
+    predictions: np.ndarray,
+    class_names: Sequence[str] | None = None,
+    ax: Axes | None = None,
+    title: str = "",
+) -> Axes:
+    """Confusion matrix of true against predicted classes (scikit-learn's display)."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    from dltutor.metrics import confusion_matrix
+
+    matrix = confusion_matrix(labels, predictions, num_classes=None if class_names is None else len(class_names))
+    ax = plt.subplots(figsize=(5, 5))[1] if ax is None else ax
+    ConfusionMatrixDisplay(matrix, display_labels=class_names).plot(ax=ax, colorbar=False, cmap="Blues")
+    ax.set_title(title)
+    return ax

@@ -133,3 +133,61 @@ def test_bad_split_fractions(kwargs, match) -> None:
 def test_split_rejects_mismatched_lengths() -> None:
     with pytest.raises(ValueError, match="same number of examples, got 10 and 9"):
         data.split(np.zeros((10, 2)), np.zeros(9))
+
+
+def write_cifar_batch(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    """Write a batch in CIFAR-10's python format: rows of 1024 R, 1024 G, 1024 B values."""
+    import pickle
+
+    rows = images.transpose(0, 3, 1, 2).reshape(len(images), -1)  # (N, 32, 32, 3) -> (N, 3072)
+    path.write_bytes(pickle.dumps({b"batch_label": b"test", b"labels": list(map(int, labels)), b"data": rows}))
+
+
+@pytest.mark.parametrize("split, names", [("train", [f"data_batch_{i}" for i in range(1, 6)]), ("test", ["test_batch"])])
+def test_load_cifar10_reads_python_batches(tmp_path: Path, split, names, rng) -> None:
+    expected_images, expected_labels = [], []
+    for name in names:
+        images = rng.integers(0, 256, size=(3, 32, 32, 3), dtype=np.uint8)
+        labels = rng.integers(0, 10, size=3)
+        write_cifar_batch(tmp_path / name, images, labels)
+        expected_images.append(images)
+        expected_labels.append(labels)
+    x, y = data.load_cifar10(tmp_path, split=split, normalize=False)
+    assert x.shape == (3 * len(names), 32, 32, 3) and x.dtype == np.uint8
+    np.testing.assert_array_equal(x, np.concatenate(expected_images))
+    np.testing.assert_array_equal(y, np.concatenate(expected_labels))
+    x_float, _ = data.load_cifar10(tmp_path, split=split)
+    assert x_float.dtype == np.float32 and x_float.max() <= 1.0
+
+
+def test_cifar10_red_channel_comes_first(tmp_path: Path) -> None:
+    import pickle
+
+    row = np.zeros((1, 3072), dtype=np.uint8)
+    row[0, :1024] = 255  # the first 1024 values are the red plane
+    (tmp_path / "test_batch").write_bytes(pickle.dumps({b"data": row, b"labels": [3]}))
+    x, y = data.load_cifar10(tmp_path, split="test", normalize=False)
+    assert (x[0, :, :, 0] == 255).all() and (x[0, :, :, 1:] == 0).all() and y[0] == 3
+
+
+def test_missing_cifar10_names_files_and_path(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=f"test_batch in {tmp_path}.*cifar-10-batches-py"):
+        data.load_cifar10(tmp_path, split="test")
+
+
+def test_cifar10_rejects_other_pickles(tmp_path: Path) -> None:
+    import pickle
+
+    (tmp_path / "test_batch").write_bytes(pickle.dumps([1, 2, 3]))
+    with pytest.raises(ValueError, match="not a CIFAR-10 batch"):
+        data.load_cifar10(tmp_path, split="test")
+
+
+def test_make_shapes() -> None:
+    x, y = data.make_shapes(200, image_size=12, seed=1)
+    assert x.shape == (200, 12, 12, 3) and x.dtype == np.float32
+    assert 0.0 <= x.min() and x.max() <= 1.0
+    assert set(np.unique(y)) == set(range(len(data.SHAPE_CLASSES)))
+    np.testing.assert_array_equal(x, data.make_shapes(200, image_size=12, seed=1)[0])
+    with pytest.raises(ValueError, match="at least 8 pixels to draw the shapes, got 4"):
+        data.make_shapes(10, image_size=4)

@@ -87,3 +87,16 @@ def test_get_device_follows_the_environment(monkeypatch) -> None:
     expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
     assert dtorch.get_device().type == expected
     assert dtorch.get_device("cpu") == torch.device("cpu")
+
+
+def test_image_plots() -> None:
+    from matplotlib.axes import Axes
+
+    axes = plot.plot_images(np.zeros((5, 4, 4)), titles=list("abcde"), columns=3)
+    assert axes.shape == (2, 3)
+    assert plot.plot_images(np.zeros((2, 4, 4, 3))).shape == (1, 8)
+    assert isinstance(plot.plot_confusion_matrix([0, 1, 1], [0, 1, 0], class_names=["a", "b"]), Axes)
+    with pytest.raises(ValueError, match=r"\(N, H, W\) or \(N, H, W, 3\), got shape \(2, 4, 4, 2\)"):
+        plot.plot_images(np.zeros((2, 4, 4, 2)))
+    with pytest.raises(ValueError, match="one entry per image"):
+        plot.plot_images(np.zeros((2, 4, 4)), titles=["a"])

@@ -2,7 +2,20 @@
 seed, or read from a local copy of a public dataset. Nothing here downloads."""
 
 from dltutor.data.idx import load_mnist, read_idx
+from dltutor.data.images import CIFAR10_CLASSES, SHAPE_CLASSES, load_cifar10, make_shapes
 from dltutor.data.synthetic import make_linear, make_moons
 from dltutor.data.tabular import DataSplit, load_digits, split
 
-__all__ = ["DataSplit", "load_digits", "load_mnist", "make_linear", "make_moons", "read_idx", "split"]
+__all__ = [
+    "CIFAR10_CLASSES",
+    "SHAPE_CLASSES",
+    "DataSplit",
+    "load_cifar10",
+    "load_digits",
+    "load_mnist",
+    "make_linear",
+    "make_moons",
+    "make_shapes",
+    "read_idx",
+    "split",
+]
