@@ -89,3 +89,27 @@ def check_activation(name: Any) -> str:
     if name not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {name!r}")
     return str(name)
+
+
+def check_cnn_arguments(
+    in_channels: Any,
+    image_size: Any,
+    num_classes: Any,
+    channels: Any,
+    convs_per_block: Any,
+    hidden_units: Any,
+) -> tuple[list[int], int]:
+    """Validate a CNN's arguments; return the block channels and the side of the last feature map."""
+    for value, name in [(in_channels, "in_channels"), (image_size, "image_size"), (num_classes, "num_classes"),
+                        (convs_per_block, "convs_per_block"), (hidden_units, "hidden_units")]:
+        check_positive_int(value, name)
+    if isinstance(channels, (str, bytes)) or not hasattr(channels, "__len__") or len(channels) == 0:
+        raise ValueError(f"channels must be a non-empty sequence of integers, got {channels!r}")
+    blocks = [check_positive_int(c, "each entry of channels") for c in channels]
+    final_size = int(image_size) // 2 ** len(blocks)
+    if final_size < 1:
+        raise ValueError(
+            f"{len(blocks)} pooling blocks halve a {image_size}-pixel image to nothing: "
+            f"use at most {int(np.log2(image_size))} entries in channels"
+        )
+    return blocks, final_size

@@ -2,7 +2,14 @@
 seed, or read from a local copy of a public dataset. Nothing here downloads."""
 
 from dltutor.data.idx import load_mnist, read_idx
-from dltutor.data.images import CIFAR10_CLASSES, SHAPE_CLASSES, load_cifar10, make_shapes
+from dltutor.data.images import (
+    CIFAR10_CLASSES,
+    SHAPE_CLASSES,
+    augment_with_shifts,
+    load_cifar10,
+    make_shapes,
+    shift_images,
+)
 from dltutor.data.synthetic import make_linear, make_moons
 from dltutor.data.tabular import DataSplit, load_digits, split
 
@@ -10,6 +17,7 @@ __all__ = [
     "CIFAR10_CLASSES",
     "SHAPE_CLASSES",
     "DataSplit",
+    "augment_with_shifts",
     "load_cifar10",
     "load_digits",
     "load_mnist",
@@ -17,5 +25,6 @@ __all__ = [
     "make_moons",
     "make_shapes",
     "read_idx",
+    "shift_images",
     "split",
 ]

@@ -60,7 +60,7 @@ SHAPE_CLASSES = ("disc", "square", "triangle", "ring")
 
 
 def make_shapes(
-    num_examples: int = 1200, image_size: int = 16, noise: float = 0.1, seed: int = 0
+    num_examples: int = 2000, image_size: int = 16, noise: float = 0.05, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Colour images of one shape each — disc, square, triangle or ring — to classify by shape.
 
@@ -96,3 +96,35 @@ def make_shapes(
         images[index] = np.where(mask[..., None], foreground, background)
     images += noise * rng.standard_normal(images.shape).astype(np.float32)
     return np.clip(images, 0.0, 1.0), labels.astype(np.int64)
+
+
+def shift_images(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Move each image ``rows`` pixels down and ``cols`` right (negative: up, left), filling with 0.
+
+    ``images`` has shape (N, H, W) or (N, H, W, C); the result has the same shape.
+    """
+    images = np.asarray(images)
+    if images.ndim not in (3, 4):
+        raise ValueError(f"images must have shape (N, H, W) or (N, H, W, C), got shape {images.shape}")
+    for value, name in [(rows, "rows"), (cols, "cols")]:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an integer number of pixels, got {value!r}")
+    height, width = images.shape[1:3]
+    shifted = np.zeros_like(images)
+    if abs(rows) >= height or abs(cols) >= width:
+        return shifted
+    target = (slice(None), slice(max(rows, 0), height + min(rows, 0)), slice(max(cols, 0), width + min(cols, 0)))
+    source = (slice(None), slice(max(-rows, 0), height + min(-rows, 0)), slice(max(-cols, 0), width + min(-cols, 0)))
+    shifted[target] = images[source]
+    return shifted
+
+
+def augment_with_shifts(
+    images: np.ndarray, labels: np.ndarray, offsets: tuple[tuple[int, int], ...] = ((1, 0), (-1, 0), (0, 1), (0, -1))
+) -> tuple[np.ndarray, np.ndarray]:
+    """The images and, for each (rows, cols) offset, a shifted copy; labels repeated to match."""
+    labels = np.asarray(labels)
+    if len(images) != len(labels):
+        raise ValueError(f"images and labels must have the same number of examples, got {len(images)} and {len(labels)}")
+    copies = [np.asarray(images)] + [shift_images(images, rows, cols) for rows, cols in offsets]
+    return np.concatenate(copies), np.tile(labels, len(copies))

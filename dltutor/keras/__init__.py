@@ -7,6 +7,6 @@ this module. Import ``dltutor`` before ``tensorflow`` or ``keras``. It never imp
 """
 
 from dltutor.keras.device import get_device, set_seed
-from dltutor.keras.models import MLP, loss_and_gradients
+from dltutor.keras.models import CNN, MLP, loss_and_gradients
 
-__all__ = ["MLP", "get_device", "loss_and_gradients", "set_seed"]
+__all__ = ["CNN", "MLP", "get_device", "loss_and_gradients", "set_seed"]

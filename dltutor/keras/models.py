@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dltutor._checks import as_float_array, check_activation, check_layer_sizes
+from dltutor._checks import as_float_array, check_activation, check_cnn_arguments, check_layer_sizes
 
 _KERAS_ACTIVATIONS = {"identity": "linear", "relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
 
@@ -35,6 +35,37 @@ class MLP(keras.Sequential):
         super().__init__(layers, name=name)
         self.layer_sizes = sizes
         self.activation_name = activation
+
+
+class CNN(keras.Sequential):
+    r"""A small convolutional classifier, the twin of :class:`dltutor.scratch.CNN`.
+
+    Blocks of [Conv2D 3×3 "same" → ReLU] × ``convs_per_block`` → MaxPooling2D 2×2, then
+    Flatten → Dense(``hidden_units``, ReLU) → Dense(``num_classes``) (logits). Inputs are
+    channels last, as Keras expects: (N, ``image_size``, ``image_size``, ``in_channels``).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        image_size: int,
+        num_classes: int,
+        channels: Sequence[int] = (32, 64),
+        convs_per_block: int = 1,
+        hidden_units: int = 64,
+        name: str | None = None,
+    ) -> None:
+        blocks, _ = check_cnn_arguments(in_channels, image_size, num_classes, channels, convs_per_block, hidden_units)
+        layers: list[keras.layers.Layer] = [keras.Input(shape=(image_size, image_size, in_channels))]
+        for width in blocks:
+            layers += [keras.layers.Conv2D(width, 3, padding="same", activation="relu") for _ in range(convs_per_block)]
+            layers.append(keras.layers.MaxPooling2D(2))
+        layers += [
+            keras.layers.Flatten(),  # (N, H, W, C) -> (N, H·W·C)
+            keras.layers.Dense(hidden_units, activation="relu"),
+            keras.layers.Dense(num_classes),
+        ]
+        super().__init__(layers, name=name)
 
 
 def loss_and_gradients(

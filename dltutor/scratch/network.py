@@ -115,3 +115,50 @@ class MLP(Sequential):
         """The network's output for ``x`` (logits for a classifier)."""
         x = as_float_array(x, "x", ndim=2)
         return self.forward(x)
+
+
+class CNN(Sequential):
+    r"""A small convolutional classifier: blocks of [Conv 3×3 (padding 1) → ReLU] × ``convs_per_block``
+    → MaxPool 2×2, then Flatten → Linear(``hidden_units``) → ReLU → Linear(``num_classes``).
+
+    Inputs are channels first, (N, ``in_channels``, ``image_size``, ``image_size``); each
+    block keeps the size through its convolutions and halves it by pooling. The twins in
+    :mod:`dltutor.torch` and :mod:`dltutor.keras` take the same arguments.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        image_size: int,
+        num_classes: int,
+        channels: Sequence[int] = (32, 64),
+        convs_per_block: int = 1,
+        hidden_units: int = 64,
+        *,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        from dltutor._checks import check_cnn_arguments
+        from dltutor.scratch.conv import Conv2D
+        from dltutor.scratch.pooling import Flatten, MaxPool2D
+
+        blocks, final_size = check_cnn_arguments(in_channels, image_size, num_classes, channels, convs_per_block, hidden_units)
+        rng = np.random.default_rng() if rng is None else rng
+        layers: list[Layer] = []
+        previous = in_channels
+        for width in blocks:
+            for _ in range(convs_per_block):
+                layers += [Conv2D(previous, width, 3, padding=1, rng=rng), Activation("relu")]
+                previous = width
+            layers.append(MaxPool2D(2))
+        layers += [
+            Flatten(),
+            Linear(previous * final_size**2, hidden_units, rng=rng),
+            Activation("relu"),
+            Linear(hidden_units, num_classes, rng=rng),
+        ]
+        super().__init__(layers)
+
+    def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Logits for ``x`` (N, C, H, W), computed in batches to bound memory."""
+        x = as_float_array(x, "x", ndim=4)
+        return np.concatenate([self.forward(x[start : start + batch_size]) for start in range(0, len(x), batch_size)])

@@ -4,10 +4,11 @@ Importing this module imports PyTorch; it never imports TensorFlow or Keras.
 """
 
 from dltutor.torch.device import DEVICE_VARIABLE, get_device, set_seed
-from dltutor.torch.models import MLP, loss_and_gradients
+from dltutor.torch.models import CNN, MLP, loss_and_gradients
 from dltutor.torch.train import evaluate, fit, predict
 
 __all__ = [
+    "CNN",
     "DEVICE_VARIABLE",
     "MLP",
     "evaluate",

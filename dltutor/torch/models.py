@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dltutor._checks import as_float_array, check_activation, check_layer_sizes
+from dltutor._checks import as_float_array, check_activation, check_cnn_arguments, check_layer_sizes
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "identity": nn.Identity,
@@ -71,6 +71,49 @@ class MLP(nn.Module):
                     )
                 linear.weight.copy_(torch.from_numpy(kernel.T.copy()))
                 linear.bias.copy_(torch.from_numpy(bias))
+
+
+class CNN(nn.Module):
+    r"""A small convolutional classifier, the twin of :class:`dltutor.scratch.CNN`.
+
+    Blocks of [Conv 3×3 (padding 1) → ReLU] × ``convs_per_block`` → MaxPool 2×2, then
+    Flatten → Linear(``hidden_units``) → ReLU → Linear(``num_classes``). Inputs are channels
+    first, (N, ``in_channels``, ``image_size``, ``image_size``); outputs are logits.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        image_size: int,
+        num_classes: int,
+        channels: Sequence[int] = (32, 64),
+        convs_per_block: int = 1,
+        hidden_units: int = 64,
+    ) -> None:
+        super().__init__()
+        blocks, final_size = check_cnn_arguments(in_channels, image_size, num_classes, channels, convs_per_block, hidden_units)
+        layers: list[nn.Module] = []
+        previous = in_channels
+        for width in blocks:
+            for _ in range(convs_per_block):
+                layers += [nn.Conv2d(previous, width, kernel_size=3, padding=1), nn.ReLU()]
+                previous = width
+            layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(
+            nn.Flatten(),  # (N, C, H, W) -> (N, C·H·W)
+            nn.Linear(previous * final_size**2, hidden_units),
+            nn.ReLU(),
+            nn.Linear(hidden_units, num_classes),
+        )
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                nn.init.xavier_uniform_(module.weight)  # the scratch and Keras initialisation
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
 
 
 def loss_and_gradients(

@@ -1,0 +1,84 @@
+"""The CNN twins: same arguments, same parameter count, same output shapes; shift helpers."""
+
+import numpy as np
+import pytest
+
+from dltutor import data, scratch
+
+CONFIGS = [
+    {"in_channels": 1, "image_size": 8, "num_classes": 10},
+    {"in_channels": 3, "image_size": 16, "num_classes": 4, "channels": (16, 32), "convs_per_block": 2},
+    {"in_channels": 2, "image_size": 9, "num_classes": 3, "channels": (4,), "hidden_units": 5},
+]
+
+
+def scratch_parameter_count(model: scratch.Sequential) -> int:
+    return sum(value.size for value in model.named_parameters().values())
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_scratch_cnn_shapes(config, rng) -> None:
+    model = scratch.CNN(**config, rng=rng)
+    x = rng.standard_normal((2, config["in_channels"], config["image_size"], config["image_size"]))
+    assert model.predict(x).shape == (2, config["num_classes"])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("config", CONFIGS)
+def test_torch_cnn_matches_scratch_architecture(config, rng) -> None:
+    torch = pytest.importorskip("torch")
+    import dltutor.torch as dtorch
+
+    model = dtorch.CNN(**config)
+    assert sum(p.numel() for p in model.parameters()) == scratch_parameter_count(scratch.CNN(**config, rng=rng))
+    x = torch.zeros(2, config["in_channels"], config["image_size"], config["image_size"])
+    assert tuple(model(x).shape) == (2, config["num_classes"])
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize("config", CONFIGS)
+def test_keras_cnn_matches_scratch_architecture(config, rng) -> None:
+    pytest.importorskip("tensorflow")
+    import dltutor.keras as dkeras
+
+    model = dkeras.CNN(**config)
+    assert model.count_params() == scratch_parameter_count(scratch.CNN(**config, rng=rng))
+    x = np.zeros((2, config["image_size"], config["image_size"], config["in_channels"]), dtype=np.float32)
+    assert model(x).shape == (2, config["num_classes"])
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"channels": (8, 8, 8, 8)}, "4 pooling blocks halve a 8-pixel image to nothing: use at most 3"),
+        ({"channels": ()}, "channels must be a non-empty sequence"),
+        ({"convs_per_block": 0}, "convs_per_block must be a positive integer, got 0"),
+    ],
+)
+def test_cnn_bad_arguments(kwargs, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        scratch.CNN(1, 8, 10, **kwargs)
+
+
+def test_shift_images() -> None:
+    images = np.arange(2 * 3 * 4).reshape(2, 3, 4)
+    down_right = data.shift_images(images, 1, 2)
+    np.testing.assert_array_equal(down_right[:, 1:, 2:], images[:, :2, :2])
+    assert (down_right[:, 0, :] == 0).all() and (down_right[:, :, :2] == 0).all()
+    np.testing.assert_array_equal(data.shift_images(images, -1, 0)[:, :2], images[:, 1:])
+    np.testing.assert_array_equal(data.shift_images(images, 0, 0), images)
+    assert (data.shift_images(images, 3, 0) == 0).all()
+    colour = np.ones((1, 4, 4, 3))
+    assert data.shift_images(colour, 0, 1)[0, :, 0].sum() == 0
+    with pytest.raises(ValueError, match=r"\(N, H, W\) or \(N, H, W, C\)"):
+        data.shift_images(np.zeros((4, 4)), 1, 1)
+    with pytest.raises(TypeError, match="rows must be an integer"):
+        data.shift_images(images, 0.5, 1)
+
+
+def test_augment_with_shifts() -> None:
+    images, labels = np.ones((3, 5, 5)), np.array([0, 1, 2])
+    augmented, augmented_labels = data.augment_with_shifts(images, labels)
+    assert augmented.shape == (15, 5, 5)
+    np.testing.assert_array_equal(augmented_labels, np.tile(labels, 5))
+    np.testing.assert_array_equal(augmented[3:6], data.shift_images(images, 1, 0))
