@@ -82,3 +82,16 @@ def test_augment_with_shifts() -> None:
     assert augmented.shape == (15, 5, 5)
     np.testing.assert_array_equal(augmented_labels, np.tile(labels, 5))
     np.testing.assert_array_equal(augmented[3:6], data.shift_images(images, 1, 0))
+
+
+def test_random_shifts() -> None:
+    images = np.random.default_rng(0).random((50, 6, 6))
+    shifted = data.random_shifts(images, max_shift=1, seed=3)
+    assert shifted.shape == images.shape
+    for original, moved in zip(images, shifted):  # every image is one of its 9 possible shifts
+        candidates = [data.shift_images(original[None], r, c)[0] for r in (-1, 0, 1) for c in (-1, 0, 1)]
+        assert any(np.array_equal(moved, candidate) for candidate in candidates)
+    np.testing.assert_array_equal(shifted, data.random_shifts(images, max_shift=1, seed=3))
+    np.testing.assert_array_equal(data.random_shifts(images, max_shift=0), images)
+    with pytest.raises(ValueError, match="max_shift must be a non-negative integer, got -1"):
+        data.random_shifts(images, max_shift=-1)

@@ -8,6 +8,7 @@ from dltutor.data.images import (
     augment_with_shifts,
     load_cifar10,
     make_shapes,
+    random_shifts,
     shift_images,
 )
 from dltutor.data.synthetic import make_linear, make_moons
@@ -24,6 +25,7 @@ __all__ = [
     "make_linear",
     "make_moons",
     "make_shapes",
+    "random_shifts",
     "read_idx",
     "shift_images",
     "split",

@@ -128,3 +128,15 @@ def augment_with_shifts(
         raise ValueError(f"images and labels must have the same number of examples, got {len(images)} and {len(labels)}")
     copies = [np.asarray(images)] + [shift_images(images, rows, cols) for rows, cols in offsets]
     return np.concatenate(copies), np.tile(labels, len(copies))
+
+
+def random_shifts(images: np.ndarray, max_shift: int = 1, seed: int = 0) -> np.ndarray:
+    """Each image moved by its own random offset, rows and cols each uniform in [-max_shift, max_shift]."""
+    images = np.asarray(images)
+    if isinstance(max_shift, bool) or not isinstance(max_shift, (int, np.integer)) or max_shift < 0:
+        raise ValueError(f"max_shift must be a non-negative integer, got {max_shift!r}")
+    offsets = np.random.default_rng(seed).integers(-max_shift, max_shift + 1, size=(len(images), 2))
+    shifted = np.empty_like(images)
+    for index, (rows, cols) in enumerate(offsets):
+        shifted[index] = shift_images(images[index : index + 1], int(rows), int(cols))[0]
+    return shifted

@@ -24,6 +24,14 @@ def minibatches(
         yield order[start : start + batch_size]
 
 
+def _check_inputs(x: np.ndarray) -> np.ndarray:
+    """A batch-first float array of any rank ≥ 2: (N, features) or (N, C, H, W); layers check the rest."""
+    x = as_float_array(x, "x")
+    if x.ndim < 2:
+        raise ValueError(f"x must be batch first with at least 2 dimensions, got shape {x.shape}")
+    return x
+
+
 def _prepare_targets(loss: Loss, y: np.ndarray, name: str) -> np.ndarray:
     return np.asarray(y) if isinstance(loss, CrossEntropyLoss) else as_float_array(y, name)
 
@@ -32,7 +40,7 @@ def evaluate(
     model: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray
 ) -> dict[str, float]:
     """Loss (and accuracy, for a classifier) of ``model`` on the whole of ``x, y``."""
-    x = as_float_array(x, "x", ndim=2)
+    x = _check_inputs(x)
     y = _prepare_targets(loss, y, "y")
     check_same_length(x, y, "x", "y")
     output = model.forward(x)
@@ -62,7 +70,7 @@ def fit(
     cross-entropy loss, and the same keys prefixed ``val_`` when ``validation_data`` is given,
     as Keras' ``History.history`` does.
     """
-    x = as_float_array(x, "x", ndim=2)
+    x = _check_inputs(x)
     y = _prepare_targets(loss, y, "y")
     check_same_length(x, y, "x", "y")
     epochs = check_positive_int(epochs, "epochs")
