@@ -95,3 +95,39 @@ def test_random_shifts() -> None:
     np.testing.assert_array_equal(data.random_shifts(images, max_shift=0), images)
     with pytest.raises(ValueError, match="max_shift must be a non-negative integer, got -1"):
         data.random_shifts(images, max_shift=-1)
+
+
+def linear_saliency_case(rng):
+    """For a linear model s = x W + b the saliency of class c is exactly |W[:, c]|."""
+    weights = [rng.standard_normal((5, 3)), rng.standard_normal(3)]
+    x = rng.standard_normal((4, 5))
+    classes = np.array([0, 2, 1, 2])
+    return weights, x, classes, np.abs(weights[0][:, classes].T)
+
+
+@pytest.mark.torch
+def test_torch_saliency_of_a_linear_model(rng) -> None:
+    pytest.importorskip("torch")
+    import dltutor.torch as dtorch
+
+    weights, x, classes, expected = linear_saliency_case(rng)
+    model = dtorch.MLP([5, 3]).double()
+    model.set_weights(weights)
+    np.testing.assert_allclose(dtorch.saliency(model, x, classes), expected, rtol=1e-12)
+    predicted = dtorch.predict(model, x, device=next(model.parameters()).device).argmax(axis=1)
+    np.testing.assert_allclose(dtorch.saliency(model, x), np.abs(weights[0][:, predicted].T), rtol=1e-12)
+    with pytest.raises(ValueError, match="below the number of classes 3"):
+        dtorch.saliency(model, x, np.array([0, 1, 2, 3]))
+
+
+@pytest.mark.keras
+def test_keras_saliency_of_a_linear_model(rng) -> None:
+    pytest.importorskip("tensorflow")
+    import dltutor.keras as dkeras
+
+    weights, x, classes, expected = linear_saliency_case(rng)
+    model = dkeras.MLP([5, 3])
+    model.set_weights([w.astype(np.float32) for w in weights])
+    np.testing.assert_allclose(dkeras.saliency(model, x, classes), expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="same number of examples"):
+        dkeras.saliency(model, x, np.array([0, 1]))

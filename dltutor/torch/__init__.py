@@ -4,6 +4,7 @@ Importing this module imports PyTorch; it never imports TensorFlow or Keras.
 """
 
 from dltutor.torch.device import DEVICE_VARIABLE, get_device, set_seed
+from dltutor.torch.interpret import saliency
 from dltutor.torch.models import CNN, MLP, loss_and_gradients
 from dltutor.torch.train import evaluate, fit, predict
 
@@ -16,5 +17,6 @@ __all__ = [
     "get_device",
     "loss_and_gradients",
     "predict",
+    "saliency",
     "set_seed",
 ]
