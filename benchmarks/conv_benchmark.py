@@ -1,0 +1,72 @@
+"""Vectorized NumPy convolution (forward + backward) against PyTorch on the CPU.
+
+Usage: .venv/bin/python benchmarks/conv_benchmark.py [--repeats 20]
+
+Times one convolution layer's forward and backward pass at the shapes of the CNN chapter
+(the digits CNN's two layers with a batch of 32, and the colour CNN's first layer) and
+prints NumPy's time, PyTorch's, and the ratio. Not a test: timings depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from dltutor import scratch
+
+# (name, batch, in_channels, out_channels, image size) at kernel 3, stride 1, padding 1.
+SHAPES = [
+    ("digits conv 1", 32, 1, 32, 8),
+    ("digits conv 2", 32, 32, 64, 4),
+    ("shapes conv 1", 32, 3, 16, 16),
+    ("shapes conv 2", 32, 16, 16, 16),
+]
+
+
+def best_time(step, repeats: int) -> float:
+    step()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    print(f"PyTorch {torch.__version__} on {torch.get_num_threads()} CPU threads; best of {args.repeats}, float32")
+    print(f"{'shape':16} {'input':>16} {'NumPy ms':>9} {'torch ms':>9} {'ratio':>6}")
+    ratios = []
+    for name, batch, c_in, c_out, size in SHAPES:
+        x = rng.standard_normal((batch, c_in, size, size)).astype(np.float32)
+        layer = scratch.Conv2D(c_in, c_out, 3, padding=1, rng=rng, dtype=np.float32)
+        upstream = rng.standard_normal((batch, c_out, size, size)).astype(np.float32)
+
+        def numpy_step() -> None:
+            layer.forward(x)
+            layer.backward(upstream)
+
+        conv = torch.nn.Conv2d(c_in, c_out, 3, padding=1)
+        x_t = torch.tensor(x, requires_grad=True)
+        upstream_t = torch.tensor(upstream)
+
+        def torch_step() -> None:
+            conv.zero_grad()
+            x_t.grad = None
+            conv(x_t).backward(upstream_t)
+
+        numpy_seconds, torch_seconds = best_time(numpy_step, args.repeats), best_time(torch_step, args.repeats)
+        ratios.append(numpy_seconds / torch_seconds)
+        print(f"{name:16} {str(x.shape):>16} {numpy_seconds * 1e3:>9.3f} {torch_seconds * 1e3:>9.3f} {ratios[-1]:>5.1f}×")
+    print(f"geometric mean ratio NumPy / PyTorch: {np.exp(np.mean(np.log(ratios))):.1f}×")
+
+
+if __name__ == "__main__":
+    main()
