@@ -8,9 +8,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dltutor._checks import as_float_array, check_activation, check_cnn_arguments, check_layer_sizes
+from dltutor._checks import as_float_array, check_cnn_arguments
+from dltutor._specs import DenseStack, autoencoder_stacks, dense_stack
 
 _KERAS_ACTIVATIONS = {"identity": "linear", "relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
+
+
+def dense_layers(stack: DenseStack) -> list[keras.layers.Layer]:
+    """``Dense`` layers (Glorot-uniform kernels, zero biases: Keras' defaults) for a :data:`dltutor._specs.DenseStack`."""
+    return [
+        keras.layers.Dense(fan_out, activation=None if activation is None else _KERAS_ACTIVATIONS[activation])
+        for _, fan_out, activation in stack
+    ]
 
 
 class MLP(keras.Sequential):
@@ -24,16 +33,9 @@ class MLP(keras.Sequential):
     def __init__(
         self, layer_sizes: Sequence[int], activation: str = "relu", name: str | None = None
     ) -> None:
-        sizes = check_layer_sizes(layer_sizes)
-        activation = check_activation(activation)
-        layers: list[keras.layers.Layer] = [keras.Input(shape=(sizes[0],))]
-        for index, units in enumerate(sizes[1:]):
-            is_output = index == len(sizes) - 2
-            layers.append(
-                keras.layers.Dense(units, activation=None if is_output else _KERAS_ACTIVATIONS[activation])
-            )
-        super().__init__(layers, name=name)
-        self.layer_sizes = sizes
+        stack = dense_stack(layer_sizes, activation)
+        super().__init__([keras.Input(shape=(stack[0][0],)), *dense_layers(stack)], name=name)
+        self.layer_sizes = [fan_in for fan_in, _, _ in stack] + [stack[-1][1]]
         self.activation_name = activation
 
 
@@ -66,6 +68,34 @@ class CNN(keras.Sequential):
             keras.layers.Dense(num_classes),
         ]
         super().__init__(layers, name=name)
+
+
+class Autoencoder(keras.Model):
+    r"""Dense autoencoder :math:`\hat x = D(E(x))`, the twin of :class:`dltutor.scratch.Autoencoder`.
+
+    ``encoder`` and ``decoder`` are Keras models of their own (the decoder can generate from
+    codes); ``get_weights()`` lists the encoder's weights first, in the scratch layout.
+    """
+
+    def __init__(
+        self,
+        layer_sizes: Sequence[int],
+        activation: str = "relu",
+        code_activation: str | None = None,
+        output_activation: str = "sigmoid",
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        encoder_stack, decoder_stack = autoencoder_stacks(layer_sizes, activation, code_activation, output_activation)
+        self.encoder = keras.Sequential([keras.Input(shape=(encoder_stack[0][0],)), *dense_layers(encoder_stack)], name="encoder")
+        self.decoder = keras.Sequential([keras.Input(shape=(decoder_stack[0][0],)), *dense_layers(decoder_stack)], name="decoder")
+        self.build((None, encoder_stack[0][0]))
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        self.built = True  # both halves were built by their Input layers
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return self.decoder(self.encoder(x))  # (N, d) -> (N, k) -> (N, d)
 
 
 def loss_and_gradients(

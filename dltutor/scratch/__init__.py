@@ -26,13 +26,14 @@ from dltutor.scratch.conv import (
 from dltutor.scratch.gradcheck import check_layer, check_loss, numerical_gradient, relative_error
 from dltutor.scratch.layers import Layer, Linear, glorot_uniform
 from dltutor.scratch.losses import CrossEntropyLoss, Loss, MSELoss, log_softmax, softmax
-from dltutor.scratch.network import CNN, MLP, Sequential
+from dltutor.scratch.network import CNN, MLP, Autoencoder, Sequential
 from dltutor.scratch.optim import SGD
 from dltutor.scratch.pooling import AvgPool2D, Flatten, MaxPool2D
 from dltutor.scratch.train import evaluate, fit, minibatches
 
 __all__ = [
     "Activation",
+    "Autoencoder",
     "AvgPool2D",
     "CNN",
     "Conv2D",

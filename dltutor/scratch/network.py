@@ -6,7 +6,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from dltutor._checks import as_float_array, check_activation, check_layer_sizes, describe
+from dltutor._checks import as_float_array, describe
+from dltutor._specs import DenseStack, autoencoder_stacks, dense_stack
 from dltutor.scratch.activations import Activation
 from dltutor.scratch.layers import Layer, Linear
 
@@ -82,6 +83,16 @@ class Sequential(Layer):
         return f"{type(self).__name__}([{inner}])"
 
 
+def build_dense_stack(stack: DenseStack, rng: np.random.Generator, dtype: type = np.float64) -> list[Layer]:
+    """Linear and Activation layers for a framework-free :data:`dltutor._specs.DenseStack`."""
+    layers: list[Layer] = []
+    for fan_in, fan_out, activation in stack:
+        layers.append(Linear(fan_in, fan_out, rng=rng, dtype=dtype))
+        if activation is not None:
+            layers.append(Activation(activation))
+    return layers
+
+
 class MLP(Sequential):
     r"""Multilayer perceptron: Linear layers with an activation between them.
 
@@ -99,16 +110,9 @@ class MLP(Sequential):
         rng: np.random.Generator | None = None,
         dtype: type = np.float64,
     ) -> None:
-        sizes = check_layer_sizes(layer_sizes)
-        activation = check_activation(activation)
-        rng = np.random.default_rng() if rng is None else rng
-        layers: list[Layer] = []
-        for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            layers.append(Linear(fan_in, fan_out, rng=rng, dtype=dtype))
-            if index < len(sizes) - 2:
-                layers.append(Activation(activation))
-        super().__init__(layers)
-        self.layer_sizes = sizes
+        stack = dense_stack(layer_sizes, activation)
+        super().__init__(build_dense_stack(stack, np.random.default_rng() if rng is None else rng, dtype))
+        self.layer_sizes = [fan_in for fan_in, _, _ in stack] + [stack[-1][1]]
         self.activation = activation
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -162,3 +166,38 @@ class CNN(Sequential):
         """Logits for ``x`` (N, C, H, W), computed in batches to bound memory."""
         x = as_float_array(x, "x", ndim=4)
         return np.concatenate([self.forward(x[start : start + batch_size]) for start in range(0, len(x), batch_size)])
+
+
+class Autoencoder(Sequential):
+    r"""Dense autoencoder :math:`\hat x = D(E(x))`, trained to minimise :math:`\lVert x - D(E(x)) \rVert^2`.
+
+    ``layer_sizes = [d, h_1, ..., k]`` is the encoder, from the input size d down to the code
+    size k; the decoder mirrors it back up to d. ``activation`` follows every layer except
+    the code (``code_activation``, default the same) and the output (``output_activation``).
+    ``Autoencoder([64, 32])`` is the source's input → Dense(32, relu) → Dense(64, sigmoid);
+    with identity activations it is a linear autoencoder, which learns PCA's subspace.
+    """
+
+    def __init__(
+        self,
+        layer_sizes: Sequence[int],
+        activation: str = "relu",
+        code_activation: str | None = None,
+        output_activation: str = "sigmoid",
+        *,
+        rng: np.random.Generator | None = None,
+        dtype: type = np.float64,
+    ) -> None:
+        rng = np.random.default_rng() if rng is None else rng
+        encoder_stack, decoder_stack = autoencoder_stacks(layer_sizes, activation, code_activation, output_activation)
+        self.encoder = Sequential(build_dense_stack(encoder_stack, rng, dtype))
+        self.decoder = Sequential(build_dense_stack(decoder_stack, rng, dtype))
+        super().__init__([self.encoder, self.decoder])
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        """The code :math:`E(x)`, shape (N, k)."""
+        return self.encoder.forward(as_float_array(x, "x", ndim=2))
+
+    def decode(self, code: np.ndarray) -> np.ndarray:
+        """The reconstruction :math:`D(z)` of codes ``z`` (N, k), shape (N, d)."""
+        return self.decoder.forward(as_float_array(code, "code", ndim=2))

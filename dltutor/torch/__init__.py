@@ -5,18 +5,21 @@ Importing this module imports PyTorch; it never imports TensorFlow or Keras.
 
 from dltutor.torch.device import DEVICE_VARIABLE, get_device, set_seed
 from dltutor.torch.interpret import saliency
-from dltutor.torch.models import CNN, MLP, loss_and_gradients
+from dltutor.torch.models import CNN, MLP, Autoencoder, get_weights, loss_and_gradients, set_weights
 from dltutor.torch.train import evaluate, fit, predict
 
 __all__ = [
+    "Autoencoder",
     "CNN",
     "DEVICE_VARIABLE",
     "MLP",
     "evaluate",
     "fit",
     "get_device",
+    "get_weights",
     "loss_and_gradients",
     "predict",
     "saliency",
     "set_seed",
+    "set_weights",
 ]

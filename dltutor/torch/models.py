@@ -8,7 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from dltutor._checks import as_float_array, check_activation, check_cnn_arguments, check_layer_sizes
+from dltutor._checks import as_float_array, check_cnn_arguments
+from dltutor._specs import DenseStack, autoencoder_stacks, dense_stack
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "identity": nn.Identity,
@@ -16,6 +17,19 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "sigmoid": nn.Sigmoid,
     "tanh": nn.Tanh,
 }
+
+
+def build_dense_stack(stack: DenseStack) -> nn.Sequential:
+    """``nn.Linear`` (Glorot-uniform weights, zero biases) and activations for a :data:`dltutor._specs.DenseStack`."""
+    modules: list[nn.Module] = []
+    for fan_in, fan_out, activation in stack:
+        linear = nn.Linear(fan_in, fan_out)
+        nn.init.xavier_uniform_(linear.weight)
+        nn.init.zeros_(linear.bias)
+        modules.append(linear)
+        if activation is not None:
+            modules.append(_ACTIVATIONS[activation]())
+    return nn.Sequential(*modules)
 
 
 class MLP(nn.Module):
@@ -28,49 +42,54 @@ class MLP(nn.Module):
 
     def __init__(self, layer_sizes: Sequence[int], activation: str = "relu") -> None:
         super().__init__()
-        sizes = check_layer_sizes(layer_sizes)
-        activation = check_activation(activation)
-        modules: list[nn.Module] = []
-        for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            linear = nn.Linear(fan_in, fan_out)
-            nn.init.xavier_uniform_(linear.weight)
-            nn.init.zeros_(linear.bias)
-            modules.append(linear)
-            if index < len(sizes) - 2:
-                modules.append(_ACTIVATIONS[activation]())
-        self.layers = nn.Sequential(*modules)
-        self.layer_sizes = sizes
+        stack = dense_stack(layer_sizes, activation)
+        self.layers = build_dense_stack(stack)
+        self.layer_sizes = [fan_in for fan_in, _, _ in stack] + [stack[-1][1]]
         self.activation = activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)  # (N, d_in) -> (N, d_out)
 
-    def _linears(self) -> list[nn.Linear]:
-        return [module for module in self.layers if isinstance(module, nn.Linear)]
-
     def get_weights(self) -> list[np.ndarray]:
         """Parameters as NumPy arrays ``[W1, b1, ...]``, W of shape (d_in, d_out) as in scratch and Keras."""
-        weights: list[np.ndarray] = []
-        for linear in self._linears():
-            weights += [linear.weight.detach().cpu().numpy().T.copy(), linear.bias.detach().cpu().numpy().copy()]
-        return weights
+        return get_weights(self)
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         """Overwrite the parameters from ``[W1, b1, ...]`` in the layout of :meth:`get_weights`."""
-        linears = self._linears()
-        if len(weights) != 2 * len(linears):
-            raise ValueError(f"expected {2 * len(linears)} weight arrays, got {len(weights)}")
-        with torch.no_grad():
-            for index, linear in enumerate(linears):
-                kernel = as_float_array(weights[2 * index], f"weights[{2 * index}]")
-                bias = as_float_array(weights[2 * index + 1], f"weights[{2 * index + 1}]")
-                if kernel.shape != tuple(linear.weight.shape[::-1]) or bias.shape != tuple(linear.bias.shape):
-                    raise ValueError(
-                        f"layer {index} needs W {tuple(linear.weight.shape[::-1])} and b "
-                        f"{tuple(linear.bias.shape)}, got {kernel.shape} and {bias.shape}"
-                    )
-                linear.weight.copy_(torch.from_numpy(kernel.T.copy()))
-                linear.bias.copy_(torch.from_numpy(bias))
+        set_weights(self, weights)
+
+
+def _linears(module: nn.Module) -> list[nn.Linear]:
+    return [child for child in module.modules() if isinstance(child, nn.Linear)]
+
+
+def get_weights(module: nn.Module) -> list[np.ndarray]:
+    """The weights of every ``nn.Linear`` in ``module``, in order, as ``[W1, b1, ...]`` with W (d_in, d_out).
+
+    ``nn.Linear`` stores :math:`W^\top`; this is the layout of :mod:`dltutor.scratch` and Keras.
+    """
+    weights: list[np.ndarray] = []
+    for linear in _linears(module):
+        weights += [linear.weight.detach().cpu().numpy().T.copy(), linear.bias.detach().cpu().numpy().copy()]
+    return weights
+
+
+def set_weights(module: nn.Module, weights: Sequence[np.ndarray]) -> None:
+    """Overwrite every ``nn.Linear`` of ``module`` from ``[W1, b1, ...]`` in the layout of :func:`get_weights`."""
+    linears = _linears(module)
+    if len(weights) != 2 * len(linears):
+        raise ValueError(f"expected {2 * len(linears)} weight arrays, got {len(weights)}")
+    with torch.no_grad():
+        for index, linear in enumerate(linears):
+            kernel = as_float_array(weights[2 * index], f"weights[{2 * index}]")
+            bias = as_float_array(weights[2 * index + 1], f"weights[{2 * index + 1}]")
+            if kernel.shape != tuple(linear.weight.shape[::-1]) or bias.shape != tuple(linear.bias.shape):
+                raise ValueError(
+                    f"layer {index} needs W {tuple(linear.weight.shape[::-1])} and b "
+                    f"{tuple(linear.bias.shape)}, got {kernel.shape} and {bias.shape}"
+                )
+            linear.weight.copy_(torch.from_numpy(kernel.T.copy()))
+            linear.bias.copy_(torch.from_numpy(bias))
 
 
 class CNN(nn.Module):
@@ -116,6 +135,37 @@ class CNN(nn.Module):
         return self.classifier(self.features(x))
 
 
+class Autoencoder(nn.Module):
+    r"""Dense autoencoder :math:`\hat x = D(E(x))`, the twin of :class:`dltutor.scratch.Autoencoder`.
+
+    ``layer_sizes = [d, h_1, ..., k]`` is the encoder down to the code size k; the decoder
+    mirrors it. ``get_weights()``/``set_weights()`` use the scratch layout, encoder first.
+    """
+
+    def __init__(
+        self,
+        layer_sizes: Sequence[int],
+        activation: str = "relu",
+        code_activation: str | None = None,
+        output_activation: str = "sigmoid",
+    ) -> None:
+        super().__init__()
+        encoder_stack, decoder_stack = autoencoder_stacks(layer_sizes, activation, code_activation, output_activation)
+        self.encoder = build_dense_stack(encoder_stack)
+        self.decoder = build_dense_stack(decoder_stack)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))  # (N, d) -> (N, k) -> (N, d)
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Parameters ``[W1, b1, ...]`` in the scratch layout, encoder then decoder."""
+        return get_weights(self)
+
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Overwrite the parameters from the layout of :meth:`get_weights`."""
+        set_weights(self, weights)
+
+
 def loss_and_gradients(
     model: nn.Module, loss_fn: nn.Module, x: np.ndarray, y: np.ndarray
 ) -> tuple[float, list[np.ndarray]]:
@@ -134,10 +184,9 @@ def loss_and_gradients(
     loss = loss_fn(model(inputs), targets)
     loss.backward()
     gradients: list[np.ndarray] = []
-    for module in model.modules():
-        if isinstance(module, nn.Linear):
-            if module.weight.grad is None or module.bias.grad is None:
-                raise RuntimeError(f"{module} received no gradient: is it used in forward?")
-            gradients.append(module.weight.grad.detach().cpu().numpy().T.copy())  # (d_in, d_out)
-            gradients.append(module.bias.grad.detach().cpu().numpy().copy())
+    for linear in _linears(model):
+        if linear.weight.grad is None or linear.bias.grad is None:
+            raise RuntimeError(f"{linear} received no gradient: is it used in forward?")
+        gradients.append(linear.weight.grad.detach().cpu().numpy().T.copy())  # (d_in, d_out)
+        gradients.append(linear.bias.grad.detach().cpu().numpy().copy())
     return float(loss.item()), gradients
