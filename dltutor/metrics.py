@@ -45,3 +45,38 @@ def confusion_matrix(labels: Any, predictions: Any, num_classes: int | None = No
     if num_classes is None:
         num_classes = int(max(labels.max(initial=0), predicted.max(initial=0))) + 1
     return sklearn_confusion_matrix(labels, predicted, labels=np.arange(num_classes))
+
+
+def reconstruction_errors(x: Any, reconstructions: Any) -> np.ndarray:
+    r"""Per-example mean squared error :math:`\frac{1}{d}\lVert x_n - \hat x_n \rVert^2`, shape (N,).
+
+    Inputs of any shape (N, ...) are compared entry by entry; an autoencoder's anomaly score.
+    """
+    from dltutor._checks import as_float_array
+
+    x = as_float_array(x, "x")
+    reconstructions = as_float_array(reconstructions, "reconstructions")
+    if x.shape != reconstructions.shape:
+        raise ValueError(f"x and reconstructions must have the same shape, got {x.shape} and {reconstructions.shape}")
+    return ((x - reconstructions) ** 2).reshape(len(x), -1).mean(axis=1)
+
+
+def roc_auc(is_positive: Any, scores: Any) -> float:
+    """Area under the ROC curve (scikit-learn): the probability that a random positive scores above a random negative.
+
+    Args:
+        is_positive: true for the examples to detect (anomalies), shape (N,).
+        scores: higher means "more likely positive", shape (N,).
+    """
+    from sklearn.metrics import roc_auc_score
+
+    from dltutor._checks import as_float_array
+
+    flags = np.asarray(is_positive)
+    if flags.dtype != bool:
+        raise TypeError(f"is_positive must be a boolean array, got {describe(flags)}")
+    scores = as_float_array(scores, "scores", ndim=1)
+    check_same_length(flags, scores, "is_positive", "scores")
+    if flags.all() or not flags.any():
+        raise ValueError("is_positive must contain both positive and negative examples to compute a ROC AUC")
+    return float(roc_auc_score(flags, scores))

@@ -8,6 +8,6 @@ this module. Import ``dltutor`` before ``tensorflow`` or ``keras``. It never imp
 
 from dltutor.keras.device import get_device, set_seed
 from dltutor.keras.interpret import saliency
-from dltutor.keras.models import CNN, MLP, Autoencoder, loss_and_gradients
+from dltutor.keras.models import CNN, MLP, VAE, Autoencoder, ConvAutoencoder, loss_and_gradients
 
-__all__ = ["Autoencoder", "CNN", "MLP", "get_device", "loss_and_gradients", "saliency", "set_seed"]
+__all__ = ["Autoencoder", "CNN", "ConvAutoencoder", "MLP", "VAE", "get_device", "loss_and_gradients", "saliency", "set_seed"]

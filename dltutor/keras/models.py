@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dltutor._checks import as_float_array, check_cnn_arguments
+from dltutor._checks import as_float_array, check_cnn_arguments, check_layer_sizes
 from dltutor._specs import DenseStack, autoencoder_stacks, dense_stack
 
 _KERAS_ACTIVATIONS = {"identity": "linear", "relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
@@ -96,6 +96,86 @@ class Autoencoder(keras.Model):
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
         return self.decoder(self.encoder(x))  # (N, d) -> (N, k) -> (N, d)
+
+
+class ConvAutoencoder(keras.Sequential):
+    """Convolutional autoencoder for (N, S, S, 1) images (channels last), S divisible by 4.
+
+    The twin of :class:`dltutor.torch.ConvAutoencoder`: Conv2D 3×3 (``channels[0]``, ReLU) →
+    MaxPooling2D → Conv2D 3×3 (``channels[1]``, ReLU) → MaxPooling2D, then two 2×2
+    Conv2DTranspose with stride 2 (ReLU) and a Conv2D 3×3 with a sigmoid.
+    """
+
+    def __init__(self, image_size: int = 8, channels: tuple[int, int] = (16, 8), name: str | None = None) -> None:
+        check_cnn_arguments(1, image_size, 1, channels, 1, 1)
+        if image_size % 4:
+            raise ValueError(f"image_size must be divisible by 4 for two poolings and two upsamplings, got {image_size}")
+        wide, narrow = channels
+        super().__init__(
+            [
+                keras.Input(shape=(image_size, image_size, 1)),
+                keras.layers.Conv2D(wide, 3, padding="same", activation="relu"),
+                keras.layers.MaxPooling2D(2),  # (N, S/2, S/2, wide)
+                keras.layers.Conv2D(narrow, 3, padding="same", activation="relu"),
+                keras.layers.MaxPooling2D(2),  # (N, S/4, S/4, narrow): the code
+                keras.layers.Conv2DTranspose(narrow, 2, strides=2, activation="relu"),  # (N, S/2, S/2, narrow)
+                keras.layers.Conv2DTranspose(wide, 2, strides=2, activation="relu"),  # (N, S, S, wide)
+                keras.layers.Conv2D(1, 3, padding="same", activation="sigmoid"),  # (N, S, S, 1)
+            ],
+            name=name,
+        )
+
+
+class VAE(keras.Model):
+    r"""Variational autoencoder with a Gaussian code and Bernoulli pixels; the twin of :class:`dltutor.torch.VAE`.
+
+    ``encoder`` maps x to ``[mu, log_var]``; a code is sampled as :math:`z = \mu + \sigma \odot \epsilon`
+    (reparameterisation); ``decoder`` maps z to pixel logits. ``fit(x, epochs=...)`` minimises the
+    negative ELBO, per example: summed binary cross-entropy plus
+    :math:`\tfrac12 \sum_j (\mu_j^2 + \sigma_j^2 - \log\sigma_j^2 - 1)`.
+    Compile with an optimizer only: ``vae.compile(optimizer=keras.optimizers.Adam(1e-3))``.
+    """
+
+    def __init__(self, input_size: int = 64, hidden_units: int = 128, latent_size: int = 2, name: str | None = None) -> None:
+        super().__init__(name=name)
+        check_layer_sizes([input_size, hidden_units, latent_size])
+        inputs = keras.Input(shape=(input_size,))
+        hidden = keras.layers.Dense(hidden_units, activation="relu")(inputs)
+        self.encoder = keras.Model(
+            inputs, [keras.layers.Dense(latent_size)(hidden), keras.layers.Dense(latent_size)(hidden)], name="encoder"
+        )
+        self.decoder = keras.Sequential(
+            [keras.Input(shape=(latent_size,)), *dense_layers(dense_stack([latent_size, hidden_units, input_size], "relu"))],
+            name="decoder",
+        )
+        self.seed_generator = keras.random.SeedGenerator(0)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.built = True
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        return [self.loss_tracker]
+
+    def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
+        mu, _ = self.encoder(x)
+        return keras.activations.sigmoid(self.decoder(mu))  # the mean reconstruction
+
+    def negative_elbo(self, x: tf.Tensor) -> tf.Tensor:
+        mu, log_var = self.encoder(x)
+        epsilon = keras.random.normal(tf.shape(mu), seed=self.seed_generator)
+        logits = self.decoder(mu + tf.exp(0.5 * log_var) * epsilon)
+        reconstruction = tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits), axis=1)
+        kl = 0.5 * tf.reduce_sum(mu**2 + tf.exp(log_var) - log_var - 1.0, axis=1)
+        return tf.reduce_mean(reconstruction + kl)
+
+    def train_step(self, data: tf.Tensor) -> dict[str, tf.Tensor]:
+        x = data[0] if isinstance(data, tuple) else data
+        with tf.GradientTape() as tape:
+            loss = self.negative_elbo(x)
+        gradients = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        self.loss_tracker.update_state(loss)
+        return {"loss": self.loss_tracker.result()}
 
 
 def loss_and_gradients(

@@ -5,14 +5,27 @@ Importing this module imports PyTorch; it never imports TensorFlow or Keras.
 
 from dltutor.torch.device import DEVICE_VARIABLE, get_device, set_seed
 from dltutor.torch.interpret import saliency
-from dltutor.torch.models import CNN, MLP, Autoencoder, get_weights, loss_and_gradients, set_weights
+from dltutor.torch.models import (
+    CNN,
+    MLP,
+    VAE,
+    Autoencoder,
+    ConvAutoencoder,
+    VAELoss,
+    get_weights,
+    loss_and_gradients,
+    set_weights,
+)
 from dltutor.torch.train import evaluate, fit, predict
 
 __all__ = [
     "Autoencoder",
     "CNN",
+    "ConvAutoencoder",
     "DEVICE_VARIABLE",
     "MLP",
+    "VAE",
+    "VAELoss",
     "evaluate",
     "fit",
     "get_device",

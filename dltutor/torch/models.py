@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dltutor._checks import as_float_array, check_cnn_arguments
+from dltutor._checks import as_float_array, check_cnn_arguments, check_layer_sizes
 from dltutor._specs import DenseStack, autoencoder_stacks, dense_stack
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -164,6 +164,80 @@ class Autoencoder(nn.Module):
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         """Overwrite the parameters from the layout of :meth:`get_weights`."""
         set_weights(self, weights)
+
+
+class ConvAutoencoder(nn.Module):
+    """Convolutional autoencoder for (N, 1, S, S) images, S divisible by 4.
+
+    Encoder: Conv 3×3 (``channels[0]``) → ReLU → MaxPool 2 → Conv 3×3 (``channels[1]``) → ReLU →
+    MaxPool 2, a code of shape (``channels[1]``, S/4, S/4). Decoder: two 2×2 transposed
+    convolutions with stride 2 (each doubles the size) → ReLU, then Conv 3×3 → sigmoid.
+    """
+
+    def __init__(self, image_size: int = 8, channels: tuple[int, int] = (16, 8)) -> None:
+        super().__init__()
+        check_cnn_arguments(1, image_size, 1, channels, 1, 1)
+        if image_size % 4:
+            raise ValueError(f"image_size must be divisible by 4 for two poolings and two upsamplings, got {image_size}")
+        wide, narrow = channels
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, wide, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (N, wide, S/2, S/2)
+            nn.Conv2d(wide, narrow, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (N, narrow, S/4, S/4)
+        )
+        self.decoder = nn.Sequential(
+            nn.ConvTranspose2d(narrow, narrow, 2, stride=2), nn.ReLU(),  # (N, narrow, S/2, S/2)
+            nn.ConvTranspose2d(narrow, wide, 2, stride=2), nn.ReLU(),  # (N, wide, S, S)
+            nn.Conv2d(wide, 1, 3, padding=1), nn.Sigmoid(),  # (N, 1, S, S)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
+
+
+class VAE(nn.Module):
+    r"""Variational autoencoder (Kingma & Welling, 2014) with a Gaussian code and Bernoulli pixels.
+
+    The encoder maps x to the mean :math:`\mu` and log-variance :math:`\log\sigma^2` of
+    :math:`q(z \mid x)`; a code is sampled as :math:`z = \mu + \sigma \odot \epsilon`,
+    :math:`\epsilon \sim N(0, I)` (the reparameterisation trick, so gradients flow through
+    :math:`\mu, \sigma`); the decoder maps z to pixel logits. ``forward`` returns
+    ``(logits, mu, log_var)``; train with :class:`VAELoss`.
+    """
+
+    def __init__(self, input_size: int = 64, hidden_units: int = 128, latent_size: int = 2) -> None:
+        super().__init__()
+        check_layer_sizes([input_size, hidden_units, latent_size])
+        self.encoder = build_dense_stack(dense_stack([input_size, hidden_units], "relu", "relu"))
+        self.mean = nn.Linear(hidden_units, latent_size)
+        self.log_var = nn.Linear(hidden_units, latent_size)
+        self.decoder = build_dense_stack(dense_stack([latent_size, hidden_units, input_size], "relu"))  # logits
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.encoder(x)
+        return self.mean(hidden), self.log_var(hidden)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mu, log_var = self.encode(x)
+        z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu) if self.training else mu
+        return self.decoder(z), mu, log_var
+
+
+class VAELoss(nn.Module):
+    r"""The negative evidence lower bound, averaged over the batch:
+
+    .. math::
+
+        L = \sum_i \mathrm{BCE}(x_i, \hat x_i)
+            + \tfrac12 \sum_j \left(\mu_j^2 + \sigma_j^2 - \log \sigma_j^2 - 1\right),
+
+    reconstruction error plus the KL divergence of :math:`q(z \mid x)` from the prior :math:`N(0, I)`.
+    """
+
+    def forward(self, outputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        logits, mu, log_var = outputs
+        reconstruction = nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="sum")
+        kl = 0.5 * torch.sum(mu**2 + log_var.exp() - log_var - 1)
+        return (reconstruction + kl) / len(x)
 
 
 def loss_and_gradients(
