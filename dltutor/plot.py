@@ -141,3 +141,21 @@ def plot_confusion_matrix(
     ConfusionMatrixDisplay(matrix, display_labels=class_names).plot(ax=ax, colorbar=False, cmap="Blues")
     ax.set_title(title)
     return ax
+
+
+def plot_image_rows(
+    rows: Mapping[str, np.ndarray], image_shape: tuple[int, ...], columns: int = 10
+) -> np.ndarray:
+    """One row of images per entry (originals, reconstructions, ...), the first ``columns`` of each.
+
+    Each entry holds flattened or shaped images; they are reshaped to ``image_shape``, e.g. (8, 8).
+    """
+    if not rows:
+        raise ValueError("rows must name at least one set of images, got none")
+    images = []
+    for name, row in rows.items():
+        row = np.asarray(row)
+        if len(row) < columns:
+            raise ValueError(f"row {name!r} must hold at least {columns} images, got {len(row)}")
+        images.append(row[:columns].reshape(columns, *image_shape))
+    return plot_images(np.concatenate(images), titles=[name for name in rows for _ in range(columns)], columns=columns)

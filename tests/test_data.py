@@ -191,3 +191,15 @@ def test_make_shapes() -> None:
     np.testing.assert_array_equal(x, data.make_shapes(200, image_size=12, seed=1)[0])
     with pytest.raises(ValueError, match="at least 8 pixels to draw the shapes, got 4"):
         data.make_shapes(10, image_size=4)
+
+
+def test_add_gaussian_noise() -> None:
+    x = np.full((200, 50), 0.5)
+    noisy = data.add_gaussian_noise(x, std=0.1, seed=0)
+    assert noisy.dtype == np.float32 and noisy.shape == x.shape
+    assert abs(float(np.std(noisy - x)) - 0.1) < 0.005
+    np.testing.assert_array_equal(noisy, data.add_gaussian_noise(x, std=0.1, seed=0))
+    assert data.add_gaussian_noise(np.zeros((10, 10)), std=1.0).min() == 0.0  # clipped
+    assert data.add_gaussian_noise(np.zeros((10, 10)), std=1.0, clip=False).min() < 0.0
+    with pytest.raises(ValueError, match="std must be a non-negative number"):
+        data.add_gaussian_noise(x, std=-1.0)

@@ -100,3 +100,10 @@ def test_image_plots() -> None:
         plot.plot_images(np.zeros((2, 4, 4, 2)))
     with pytest.raises(ValueError, match="one entry per image"):
         plot.plot_images(np.zeros((2, 4, 4)), titles=["a"])
+
+
+def test_plot_image_rows() -> None:
+    axes = plot.plot_image_rows({"a": np.zeros((12, 64)), "b": np.ones((10, 8, 8))}, image_shape=(8, 8))
+    assert axes.shape == (2, 10)
+    with pytest.raises(ValueError, match="'b' must hold at least 10 images, got 3"):
+        plot.plot_image_rows({"a": np.zeros((10, 4)), "b": np.zeros((3, 4))}, image_shape=(2, 2))

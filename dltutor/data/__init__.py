@@ -11,13 +11,14 @@ from dltutor.data.images import (
     random_shifts,
     shift_images,
 )
-from dltutor.data.synthetic import make_linear, make_moons
+from dltutor.data.synthetic import add_gaussian_noise, make_linear, make_moons
 from dltutor.data.tabular import DataSplit, load_digits, split
 
 __all__ = [
     "CIFAR10_CLASSES",
     "SHAPE_CLASSES",
     "DataSplit",
+    "add_gaussian_noise",
     "augment_with_shifts",
     "load_cifar10",
     "load_digits",

@@ -45,3 +45,16 @@ def make_moons(
     noise = _check_non_negative(noise, "noise")
     x, y = sklearn_make_moons(n_samples=num_examples, noise=noise, random_state=seed)
     return x.astype(np.float64), y.astype(np.int64)
+
+
+def add_gaussian_noise(x: np.ndarray, std: float = 0.3, seed: int = 0, clip: bool = True) -> np.ndarray:
+    r"""``x`` plus noise :math:`N(0, \sigma^2)` per entry, clipped to [0, 1] (pixel range) unless ``clip=False``.
+
+    Returns a new float32 array: the inputs of a denoising autoencoder.
+    """
+    from dltutor._checks import as_float_array
+
+    x = as_float_array(x, "x")
+    std = _check_non_negative(std, "std")
+    noisy = x + std * np.random.default_rng(seed).standard_normal(x.shape)
+    return (np.clip(noisy, 0.0, 1.0) if clip else noisy).astype(np.float32)
