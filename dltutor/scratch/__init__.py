@@ -28,6 +28,7 @@ from dltutor.scratch.layers import Layer, Linear, glorot_uniform
 from dltutor.scratch.losses import CrossEntropyLoss, Loss, MSELoss, log_softmax, softmax
 from dltutor.scratch.network import CNN, MLP, Autoencoder, Sequential
 from dltutor.scratch.optim import SGD
+from dltutor.scratch.recurrent import GRU, LSTM, RNN, GRUCell, LastTimeStep, LSTMCell, Recurrent, RNNCell
 from dltutor.scratch.pooling import AvgPool2D, Flatten, MaxPool2D
 from dltutor.scratch.train import evaluate, fit, minibatches
 
@@ -38,6 +39,14 @@ __all__ = [
     "CNN",
     "Conv2D",
     "Flatten",
+    "GRU",
+    "GRUCell",
+    "LSTM",
+    "LSTMCell",
+    "LastTimeStep",
+    "RNN",
+    "RNNCell",
+    "Recurrent",
     "MaxPool2D",
     "conv2d",
     "conv2d_backward",

@@ -5,6 +5,7 @@ Importing this module imports PyTorch; it never imports TensorFlow or Keras.
 
 from dltutor.torch.device import DEVICE_VARIABLE, get_device, set_seed
 from dltutor.torch.interpret import saliency
+from dltutor.torch.recurrent import recurrent_gradients, set_recurrent_weights
 from dltutor.torch.models import (
     CNN,
     MLP,
@@ -32,7 +33,9 @@ __all__ = [
     "get_weights",
     "loss_and_gradients",
     "predict",
+    "recurrent_gradients",
     "saliency",
+    "set_recurrent_weights",
     "set_seed",
     "set_weights",
 ]
