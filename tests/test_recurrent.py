@@ -168,3 +168,84 @@ def test_matches_keras(case) -> None:
         close(grads[3], d_bias[1])
     else:
         close(grads[2], d_bias)
+
+
+def test_clip_by_global_norm() -> None:
+    gradients = [np.array([3.0, 0.0]), np.array([[4.0]])]  # joint norm 5
+    assert scratch.clip_by_global_norm(gradients, 10.0) == 5.0
+    np.testing.assert_array_equal(gradients[0], [3.0, 0.0])  # under the limit: untouched
+    assert scratch.clip_by_global_norm(gradients, 1.0) == 5.0
+    np.testing.assert_allclose(gradients[0], [0.6, 0.0])
+    np.testing.assert_allclose(gradients[1], [[0.8]])  # same direction, norm 1
+    with pytest.raises(ValueError, match="max_norm must be positive"):
+        scratch.clip_by_global_norm(gradients, 0.0)
+
+
+def test_sgd_clips_before_stepping(rng) -> None:
+    model = scratch.MLP([2, 1], rng=rng)
+    before = [w.copy() for w in model.get_weights()]
+    loss = scratch.MSELoss()
+    loss.forward(model.forward(np.full((1, 2), 100.0)), np.zeros((1, 1)))
+    model.backward(loss.backward())
+    optimizer = scratch.SGD(1.0, max_grad_norm=0.5)
+    optimizer.step(model)
+    step = np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(model.get_weights(), before)))
+    assert optimizer.last_gradient_norm > 0.5 and np.isclose(step, 0.5)
+
+
+def test_sequence_data() -> None:
+    from dltutor import data
+
+    x, y = data.make_adding_problem(200, 10, seed=0)
+    assert x.shape == (200, 10, 2) and y.shape == (200, 1)
+    assert (x[:, :, 1].sum(axis=1) == 2).all() and (x[:, :5, 1].sum(axis=1) == 1).all()
+    np.testing.assert_allclose(y[:, 0], (x[:, :, 0] * x[:, :, 1]).sum(axis=1), rtol=1e-6)
+    series = data.make_lorenz(200, seed=0)
+    assert series.shape == (200, 3) and np.isfinite(series).all()
+    inputs, targets = data.sliding_windows(series[:, 0], 7)
+    assert inputs.shape == (193, 7, 1) and targets.shape == (193, 1)
+    np.testing.assert_array_equal(inputs[3, :, 0], series[3:10, 0])
+    assert targets[3, 0] == series[10, 0]
+    vocabulary = data.CharVocabulary("hello world")
+    assert vocabulary.decode(vocabulary.encode("low")) == "low" and vocabulary.size == 8
+    ids, next_ids = data.next_token_pairs(vocabulary.encode("hello world"), 3)
+    assert ids.shape == (3, 3) and vocabulary.decode(next_ids[0]) == "ell"
+    assert len(data.load_python_docs_text()) > 100_000
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        vocabulary.encode("hello!")
+    with pytest.raises(ValueError, match="window must be shorter than the series"):
+        data.sliding_windows(np.zeros(5), 5)
+
+
+@pytest.mark.torch
+def test_torch_recurrent_net(rng) -> None:
+    torch = pytest.importorskip("torch")
+    import dltutor.torch as dtorch
+    from dltutor import data
+
+    classifier = dtorch.RecurrentNet("gru", 8, 16, 10)
+    assert tuple(classifier(torch.zeros(4, 8, 8)).shape) == (4, 10)
+    lstm = dtorch.RecurrentNet("lstm", 8, 16, 1)
+    np.testing.assert_array_equal(lstm.recurrent.bias_ih_l0[16:32].detach().numpy(), 1.0)  # forget gate
+    vocabulary = data.CharVocabulary("abcde ")
+    language_model = dtorch.RecurrentNet("lstm", 4, 8, vocabulary.size, vocab_size=vocabulary.size, return_sequences=True)
+    assert tuple(language_model(torch.zeros(2, 5, dtype=torch.long)).shape) == (2, 5, vocabulary.size)
+    text = dtorch.sample_text(language_model, vocabulary, "ab", length=20, seed=1)
+    assert len(text) == 22 and text.startswith("ab") and set(text) <= set("abcde ")
+    assert text == dtorch.sample_text(language_model, vocabulary, "ab", length=20, seed=1)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        dtorch.RecurrentNet("transformer", 8, 16, 10)
+
+
+@pytest.mark.keras
+def test_keras_recurrent_net() -> None:
+    pytest.importorskip("tensorflow")
+    import dltutor.keras as dkeras
+    from dltutor import data
+
+    assert dkeras.RecurrentNet("rnn", 8, 16, 10)(np.zeros((4, 8, 8), np.float32)).shape == (4, 10)
+    vocabulary = data.CharVocabulary("abcde ")
+    language_model = dkeras.RecurrentNet("lstm", 4, 8, vocabulary.size, vocab_size=vocabulary.size, return_sequences=True)
+    assert language_model(np.zeros((2, 5), np.int32)).shape == (2, 5, vocabulary.size)
+    text = dkeras.sample_text(language_model, vocabulary, "ab", length=10, seed=1)
+    assert len(text) == 12 and set(text) <= set("abcde ")

@@ -11,10 +11,24 @@ from dltutor.data.images import (
     random_shifts,
     shift_images,
 )
+from dltutor.data.sequences import (
+    CharVocabulary,
+    load_python_docs_text,
+    make_adding_problem,
+    make_lorenz,
+    next_token_pairs,
+    sliding_windows,
+)
 from dltutor.data.synthetic import add_gaussian_noise, make_linear, make_moons
 from dltutor.data.tabular import DataSplit, load_digits, split
 
 __all__ = [
+    "CharVocabulary",
+    "load_python_docs_text",
+    "make_adding_problem",
+    "make_lorenz",
+    "next_token_pairs",
+    "sliding_windows",
     "CIFAR10_CLASSES",
     "SHAPE_CLASSES",
     "DataSplit",

@@ -8,7 +8,7 @@ this module. Import ``dltutor`` before ``tensorflow`` or ``keras``. It never imp
 
 from dltutor.keras.device import get_device, set_seed
 from dltutor.keras.interpret import saliency
-from dltutor.keras.recurrent import set_recurrent_weights
+from dltutor.keras.recurrent import RecurrentNet, sample_text, set_recurrent_weights
 from dltutor.keras.models import CNN, MLP, VAE, Autoencoder, ConvAutoencoder, loss_and_gradients
 
-__all__ = ["Autoencoder", "CNN", "ConvAutoencoder", "MLP", "VAE", "get_device", "loss_and_gradients", "saliency", "set_recurrent_weights", "set_seed"]
+__all__ = ["Autoencoder", "CNN", "ConvAutoencoder", "MLP", "RecurrentNet", "VAE", "get_device", "loss_and_gradients", "saliency", "sample_text", "set_recurrent_weights", "set_seed"]

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from dltutor._checks import as_float_array
+from dltutor._checks import as_float_array, check_layer_sizes, check_positive_int
+from dltutor.data.sequences import CharVocabulary
 
 
 def set_recurrent_weights(layer: keras.layers.Layer, weights: Sequence[np.ndarray]) -> None:
@@ -32,3 +33,64 @@ def set_recurrent_weights(layer: keras.layers.Layer, weights: Sequence[np.ndarra
         if len(arrays) != 3:
             raise ValueError(f"{type(layer).__name__} needs 3 weight arrays [W_x, W_h, b], got {len(arrays)}")
         layer.set_weights(arrays)
+
+
+_LAYERS = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+
+
+class RecurrentNet(keras.Sequential):
+    """A recurrent layer and a dense head, the twin of :class:`dltutor.torch.RecurrentNet`.
+
+    ``kind`` "rnn" (``SimpleRNN``), "lstm" or "gru" with ``hidden_size`` units; inputs (N, T,
+    ``input_size``), or token ids (N, T) with an ``Embedding`` when ``vocab_size`` is given;
+    outputs from the last step, or from every step with ``return_sequences=True``. Logits:
+    pair with ``from_logits=True`` losses.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        vocab_size: int | None = None,
+        return_sequences: bool = False,
+        name: str | None = None,
+    ) -> None:
+        if kind not in _LAYERS:
+            raise ValueError(f"kind must be one of {sorted(_LAYERS)}, got {kind!r}")
+        check_layer_sizes([input_size, hidden_size, output_size])
+        if vocab_size is None:
+            front: list[keras.layers.Layer] = [keras.Input(shape=(None, input_size))]
+        else:
+            front = [keras.Input(shape=(None,), dtype="int32"), keras.layers.Embedding(check_positive_int(vocab_size, "vocab_size"), input_size)]
+        super().__init__(
+            [*front, _LAYERS[kind](hidden_size, return_sequences=return_sequences), keras.layers.Dense(output_size)],
+            name=name,
+        )
+
+
+def sample_text(
+    model: keras.Model,
+    vocabulary: CharVocabulary,
+    prompt: str,
+    length: int = 200,
+    temperature: float = 0.8,
+    seed: int = 0,
+    context: int = 64,
+) -> str:
+    """Continue ``prompt`` by ``length`` characters, each drawn from the model's softmax / ``temperature``.
+
+    The twin of :func:`dltutor.torch.sample_text`, for a Keras model mapping token ids (1, T) to
+    per-step logits (1, T, V).
+    """
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature!r}")
+    rng = np.random.default_rng(seed)
+    ids = list(vocabulary.encode(prompt))
+    for _ in range(check_positive_int(length, "length")):
+        window = np.array([ids[-context:]], dtype=np.int32)  # (1, T)
+        logits = np.asarray(model(window, training=False))[0, -1].astype(np.float64) / temperature  # (V,)
+        probabilities = np.exp(logits - logits.max())
+        ids.append(int(rng.choice(len(probabilities), p=probabilities / probabilities.sum())))
+    return vocabulary.decode(np.array(ids))

@@ -27,7 +27,7 @@ from dltutor.scratch.gradcheck import check_layer, check_loss, numerical_gradien
 from dltutor.scratch.layers import Layer, Linear, glorot_uniform
 from dltutor.scratch.losses import CrossEntropyLoss, Loss, MSELoss, log_softmax, softmax
 from dltutor.scratch.network import CNN, MLP, Autoencoder, Sequential
-from dltutor.scratch.optim import SGD
+from dltutor.scratch.optim import SGD, clip_by_global_norm
 from dltutor.scratch.recurrent import GRU, LSTM, RNN, GRUCell, LastTimeStep, LSTMCell, Recurrent, RNNCell
 from dltutor.scratch.pooling import AvgPool2D, Flatten, MaxPool2D
 from dltutor.scratch.train import evaluate, fit, minibatches
@@ -62,6 +62,7 @@ __all__ = [
     "SGD",
     "Sequential",
     "check_layer",
+    "clip_by_global_norm",
     "check_loss",
     "evaluate",
     "fit",

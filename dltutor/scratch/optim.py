@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from dltutor._checks import describe
 from dltutor.scratch.network import Sequential
+
+
+def clip_by_global_norm(gradients: list[np.ndarray], max_norm: float) -> float:
+    r"""Scale all ``gradients`` in place so their joint norm is at most ``max_norm``; return the norm before.
+
+    With :math:`\lVert g \rVert = \sqrt{\sum_k \lVert g_k \rVert^2}`, every :math:`g_k` is multiplied by
+    :math:`\min(1, \text{max\_norm} / \lVert g \rVert)`: the direction is kept, only an
+    exploding step is shortened (Pascanu et al., 2013).
+    """
+    if not max_norm > 0:
+        raise ValueError(f"max_norm must be positive, got {max_norm!r}")
+    norm = float(np.sqrt(sum(float(np.sum(g**2)) for g in gradients)))
+    if norm > max_norm:
+        for gradient in gradients:
+            gradient *= max_norm / norm
+    return norm
 
 
 class SGD:
@@ -12,16 +30,25 @@ class SGD:
     Args:
         learning_rate: the step size :math:`\eta > 0`. Too small and training crawls;
             too large and the loss oscillates or diverges.
+        max_grad_norm: if given, gradients are first clipped to this global norm
+            (:func:`clip_by_global_norm`).
     """
 
-    def __init__(self, learning_rate: float = 0.1) -> None:
+    def __init__(self, learning_rate: float = 0.1, max_grad_norm: float | None = None) -> None:
         if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)):
             raise TypeError(f"learning_rate must be a number, got {describe(learning_rate)}")
         if not learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {learning_rate}")
         self.learning_rate = float(learning_rate)
+        if max_grad_norm is not None and not max_grad_norm > 0:
+            raise ValueError(f"max_grad_norm must be positive, got {max_grad_norm!r}")
+        self.max_grad_norm = max_grad_norm
+        self.last_gradient_norm: float | None = None
 
     def step(self, model: Sequential) -> None:
         """Update ``model``'s parameters in place from the gradients of its last ``backward``."""
-        for parameter, gradient in model.parameters():
+        pairs = model.parameters()
+        if self.max_grad_norm is not None:
+            self.last_gradient_norm = clip_by_global_norm([g for _, g in pairs], self.max_grad_norm)
+        for parameter, gradient in pairs:
             parameter -= self.learning_rate * gradient

@@ -5,7 +5,13 @@ Importing this module imports PyTorch; it never imports TensorFlow or Keras.
 
 from dltutor.torch.device import DEVICE_VARIABLE, get_device, set_seed
 from dltutor.torch.interpret import saliency
-from dltutor.torch.recurrent import recurrent_gradients, set_recurrent_weights
+from dltutor.torch.recurrent import (
+    RecurrentNet,
+    SequenceCrossEntropyLoss,
+    recurrent_gradients,
+    sample_text,
+    set_recurrent_weights,
+)
 from dltutor.torch.models import (
     CNN,
     MLP,
@@ -25,6 +31,8 @@ __all__ = [
     "ConvAutoencoder",
     "DEVICE_VARIABLE",
     "MLP",
+    "RecurrentNet",
+    "SequenceCrossEntropyLoss",
     "VAE",
     "VAELoss",
     "evaluate",
@@ -35,6 +43,7 @@ __all__ = [
     "predict",
     "recurrent_gradients",
     "saliency",
+    "sample_text",
     "set_recurrent_weights",
     "set_seed",
     "set_weights",

@@ -9,14 +9,15 @@ the two biases are only ever added, so scratch keeps their sum ``b``; for GRU th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.modules.rnn import RNNBase
 
-from dltutor._checks import as_float_array, describe
+from dltutor.data.sequences import CharVocabulary
+from dltutor._checks import as_float_array, check_layer_sizes, check_positive_int, describe
 
 _RECURRENT = (nn.RNN, nn.LSTM, nn.GRU)
 
@@ -79,3 +80,81 @@ def recurrent_gradients(module: RNNBase) -> list[np.ndarray]:
         grads.append(reorder(parameter.grad.detach().cpu().numpy()))
     W_x, W_h, b, b_h = grads
     return [W_x.T, W_h.T, b, b_h] if is_gru else [W_x.T, W_h.T, b]
+
+
+_MODULES: dict[str, Callable[..., RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+class RecurrentNet(nn.Module):
+    """A recurrent layer and a linear head: ``kind`` ("rnn", "lstm", "gru") with ``hidden_size`` units.
+
+    Inputs are (N, T, ``input_size``) floats, or (N, T) token ids when ``vocab_size`` is given
+    (an embedding of width ``input_size`` comes first). Outputs are (N, ``output_size``) from the
+    last step, or (N, T, ``output_size``) from every step with ``return_sequences=True``.
+    LSTM forget-gate biases start at 1, as in Keras (Jozefowicz et al., 2015), so that the cell
+    remembers by default.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        vocab_size: int | None = None,
+        return_sequences: bool = False,
+    ) -> None:
+        super().__init__()
+        if kind not in _MODULES:
+            raise ValueError(f"kind must be one of {sorted(_MODULES)}, got {kind!r}")
+        check_layer_sizes([input_size, hidden_size, output_size])
+        self.embedding = None if vocab_size is None else nn.Embedding(check_positive_int(vocab_size, "vocab_size"), input_size)
+        self.recurrent = _MODULES[kind](input_size, hidden_size, batch_first=True)
+        self.head = nn.Linear(hidden_size, output_size)
+        self.return_sequences = return_sequences
+        if kind == "lstm":
+            with torch.no_grad():
+                _parameter(self.recurrent, "bias_ih_l0")[hidden_size : 2 * hidden_size].fill_(1.0)  # forget gate
+                _parameter(self.recurrent, "bias_hh_l0")[hidden_size : 2 * hidden_size].fill_(0.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.embedding is not None:
+            x = self.embedding(x.long())  # (N, T) -> (N, T, input_size)
+        outputs, _ = self.recurrent(x)  # (N, T, hidden_size)
+        return self.head(outputs if self.return_sequences else outputs[:, -1])
+
+
+class SequenceCrossEntropyLoss(nn.Module):
+    """Cross-entropy of per-step logits (N, T, V) against per-step labels (N, T), averaged over all steps."""
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
+
+
+@torch.no_grad()
+def sample_text(
+    model: nn.Module,
+    vocabulary: CharVocabulary,
+    prompt: str,
+    length: int = 200,
+    temperature: float = 0.8,
+    seed: int = 0,
+    context: int = 64,
+) -> str:
+    """Continue ``prompt`` by ``length`` characters, each drawn from the model's softmax / ``temperature``.
+
+    ``model`` maps token ids (1, T) to per-step logits (1, T, V), like ``RecurrentNet(..., vocab_size=V,
+    return_sequences=True)``; it reads the last ``context`` characters at each step.
+    """
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature!r}")
+    rng = np.random.default_rng(seed)
+    device = next(model.parameters()).device
+    model.eval()
+    ids = list(vocabulary.encode(prompt))
+    for _ in range(check_positive_int(length, "length")):
+        window = torch.as_tensor([ids[-context:]], device=device)  # (1, T)
+        logits = model(window)[0, -1].double().cpu().numpy() / temperature  # (V,)
+        probabilities = np.exp(logits - logits.max())
+        ids.append(int(rng.choice(len(probabilities), p=probabilities / probabilities.sum())))
+    return vocabulary.decode(np.array(ids))

@@ -20,7 +20,7 @@ def _tensors(
     y = np.asarray(y)
     check_same_length(x, y, "x", "y")
     inputs = torch.as_tensor(x, dtype=dtype)
-    if isinstance(loss_fn, nn.CrossEntropyLoss):
+    if isinstance(loss_fn, nn.CrossEntropyLoss) or y.dtype.kind in "iu":  # class labels or token ids
         return inputs, torch.as_tensor(y, dtype=torch.long)
     return inputs, torch.as_tensor(as_float_array(y, "y"), dtype=dtype)
 

@@ -1,0 +1,124 @@
+"""Sequence data offline: long-range toy tasks, a simulated physical series, and text that ships with Python."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dltutor._checks import as_float_array, check_positive_int, describe
+
+
+def make_adding_problem(
+    num_examples: int = 3000, length: int = 40, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The adding problem (Hochreiter & Schmidhuber, 1997): add the two marked numbers of a long sequence.
+
+    Each step carries a random value in [0, 1) and a marker, 1 at exactly two steps — one in
+    each half of the sequence — and 0 elsewhere. The target is the sum of the two marked
+    values. Predicting the mean, 1, scores a mean squared error of about 1/6; doing better
+    requires remembering a value across up to ``length`` steps.
+    Returns ``x`` (N, T, 2) float32 and ``y`` (N, 1) float32.
+    """
+    num_examples = check_positive_int(num_examples, "num_examples")
+    length = check_positive_int(length, "length")
+    if length < 2:
+        raise ValueError(f"length must be at least 2 to hold two markers, got {length}")
+    rng = np.random.default_rng(seed)
+    values = rng.random((num_examples, length))
+    markers = np.zeros((num_examples, length))
+    rows = np.arange(num_examples)
+    markers[rows, rng.integers(0, length // 2, size=num_examples)] = 1.0
+    markers[rows, rng.integers(length // 2, length, size=num_examples)] = 1.0
+    x = np.stack([values, markers], axis=-1)  # (N, T, 2)
+    y = (values * markers).sum(axis=1, keepdims=True)  # (N, 1)
+    return x.astype(np.float32), y.astype(np.float32)
+
+
+def make_lorenz(num_steps: int = 3000, dt: float = 0.05, seed: int = 0) -> np.ndarray:
+    r"""The Lorenz system, a model of atmospheric convection, sampled every ``dt``: shape (num_steps, 3).
+
+    :math:`\dot x = \sigma (y - x)`, :math:`\dot y = x (\rho - z) - y`, :math:`\dot z = x y - \beta z`
+    with the classic :math:`\sigma = 10, \rho = 28, \beta = 8/3`, integrated by SciPy from a
+    seeded start; the first 500 samples (the transient) are dropped.
+    """
+    from scipy.integrate import solve_ivp
+
+    num_steps = check_positive_int(num_steps, "num_steps")
+    if not dt > 0:
+        raise ValueError(f"dt must be positive, got {dt!r}")
+    sigma, rho, beta = 10.0, 28.0, 8.0 / 3.0
+
+    def derivative(_: float, state: np.ndarray) -> list[float]:
+        x, y, z = state
+        return [sigma * (y - x), x * (rho - z) - y, x * y - beta * z]
+
+    start = np.random.default_rng(seed).normal(0.0, 1.0, size=3) + np.array([1.0, 1.0, 20.0])
+    times = np.arange(num_steps + 500) * dt
+    solution = solve_ivp(derivative, (0.0, times[-1]), start, t_eval=times, rtol=1e-8, atol=1e-8)
+    return solution.y.T[500:]  # (num_steps, 3)
+
+
+def sliding_windows(series: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs of ``window`` consecutive steps and the step that follows each, for one-step forecasting.
+
+    ``series`` has shape (T,) or (T, D). Returns ``x`` (T - window, window, D) and ``y`` (T - window, D).
+    """
+    series = as_float_array(series, "series")
+    if series.ndim == 1:
+        series = series[:, None]
+    if series.ndim != 2:
+        raise ValueError(f"series must have shape (T,) or (T, D), got {describe(series)}")
+    window = check_positive_int(window, "window")
+    if window >= len(series):
+        raise ValueError(f"window must be shorter than the series ({len(series)} steps), got {window}")
+    x = np.lib.stride_tricks.sliding_window_view(series, window, axis=0)  # (T - window + 1, D, window)
+    return np.ascontiguousarray(x[:-1].transpose(0, 2, 1)), series[window:].copy()
+
+
+def load_python_docs_text() -> str:
+    """The help texts of Python's keywords and topics (module ``pydoc_data.topics``, part of the standard library).
+
+    About 800 thousand characters of English technical prose and code, on every Python install.
+    """
+    from pydoc_data.topics import topics
+
+    return "\n\n".join(topics[key] for key in sorted(topics))
+
+
+class CharVocabulary:
+    """The characters of a text, each with an integer id: ``encode`` text → ids, ``decode`` ids → text."""
+
+    def __init__(self, text: str) -> None:
+        if not isinstance(text, str) or not text:
+            raise ValueError(f"text must be a non-empty string, got {text!r:.40}")
+        self.characters = sorted(set(text))
+        self._ids = {character: index for index, character in enumerate(self.characters)}
+
+    @property
+    def size(self) -> int:
+        return len(self.characters)
+
+    def encode(self, text: str) -> np.ndarray:
+        unknown = sorted(set(text) - self._ids.keys())
+        if unknown:
+            raise ValueError(f"text has characters outside the vocabulary: {unknown[:10]}")
+        return np.fromiter((self._ids[c] for c in text), dtype=np.int64, count=len(text))
+
+    def decode(self, ids: np.ndarray) -> str:
+        return "".join(self.characters[int(i)] for i in np.asarray(ids).ravel())
+
+
+def next_token_pairs(ids: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cut a token sequence into non-overlapping pieces of ``length``: inputs and the same shifted by one.
+
+    Returns ``x`` and ``y`` of shape (N, length), int64, with ``y[n, t] = x[n, t + 1]`` in the text.
+    """
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or ids.dtype.kind not in "iu":
+        raise ValueError(f"ids must be a 1-D array of integers, got {describe(ids)}")
+    length = check_positive_int(length, "length")
+    count = (len(ids) - 1) // length
+    if count < 1:
+        raise ValueError(f"need more than {length} tokens to make one piece of length {length}, got {len(ids)}")
+    x = ids[: count * length].reshape(count, length)
+    y = ids[1 : count * length + 1].reshape(count, length)
+    return x.astype(np.int64), y.astype(np.int64)
