@@ -66,19 +66,20 @@ def test_recurrent_bad_input(rng) -> None:
         scratch.GRU(3, 4, reset_after="yes")  # type: ignore[arg-type]
 
 
-cases = st.fixed_dictionaries({
-    "kind": st.sampled_from(KINDS),
-    "batch": st.integers(1, 3),
-    "steps": st.integers(1, 6),
-    "input_size": st.integers(1, 4),
-    "hidden_size": st.integers(1, 5),
-    "seed": st.integers(0, 2**16),
-})
+def recurrent_cases(kinds: list[str]):
+    return st.fixed_dictionaries({
+        "kind": st.sampled_from(kinds),
+        "batch": st.integers(1, 3),
+        "steps": st.integers(1, 6),
+        "input_size": st.integers(1, 4),
+        "hidden_size": st.integers(1, 5),
+        "seed": st.integers(0, 2**16),
+    })
 
 
 @pytest.mark.torch
 @settings(max_examples=30, deadline=None)
-@given(case=cases)
+@given(case=recurrent_cases(KINDS))
 def test_matches_torch(case) -> None:
     torch = pytest.importorskip("torch")
     import dltutor.torch as dtorch
@@ -108,19 +109,9 @@ def test_matches_torch(case) -> None:
         close(ours, theirs)
 
 
-keras_cases = st.fixed_dictionaries({
-    "kind": st.sampled_from(["rnn", "lstm", "gru", "gru-reset-before"]),
-    "batch": st.integers(1, 3),
-    "steps": st.integers(1, 6),
-    "input_size": st.integers(1, 4),
-    "hidden_size": st.integers(1, 5),
-    "seed": st.integers(0, 2**16),
-})
-
-
 @pytest.mark.keras
 @settings(max_examples=20, deadline=None)
-@given(case=keras_cases)
+@given(case=recurrent_cases(KINDS + ["gru-reset-before"]))
 def test_matches_keras(case) -> None:
     pytest.importorskip("tensorflow")
     import keras
@@ -249,3 +240,5 @@ def test_keras_recurrent_net() -> None:
     assert language_model(np.zeros((2, 5), np.int32)).shape == (2, 5, vocabulary.size)
     text = dkeras.sample_text(language_model, vocabulary, "ab", length=10, seed=1)
     assert len(text) == 12 and set(text) <= set("abcde ")
+    with pytest.raises(ValueError, match="temperature must be positive"):
+        dkeras.sample_text(language_model, vocabulary, "ab", temperature=0.0)

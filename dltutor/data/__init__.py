@@ -17,6 +17,7 @@ from dltutor.data.sequences import (
     make_adding_problem,
     make_lorenz,
     next_token_pairs,
+    sample_sequence,
     sliding_windows,
 )
 from dltutor.data.synthetic import add_gaussian_noise, make_linear, make_moons
@@ -28,6 +29,7 @@ __all__ = [
     "make_adding_problem",
     "make_lorenz",
     "next_token_pairs",
+    "sample_sequence",
     "sliding_windows",
     "CIFAR10_CLASSES",
     "SHAPE_CLASSES",

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from dltutor._checks import as_float_array, check_layer_sizes, check_positive_int
-from dltutor.data.sequences import CharVocabulary
+from dltutor.data.sequences import CharVocabulary, sample_sequence
 
 
 def set_recurrent_weights(layer: keras.layers.Layer, weights: Sequence[np.ndarray]) -> None:
@@ -80,23 +80,16 @@ def sample_text(
     seed: int = 0,
     context: int = 64,
 ) -> str:
-    """Continue ``prompt`` by ``length`` characters, each drawn from the model's softmax / ``temperature``.
+    """Continue ``prompt`` by ``length`` characters sampled from ``model`` (see :func:`dltutor.data.sample_sequence`).
 
     The twin of :func:`dltutor.torch.sample_text`, for a Keras model mapping token ids (1, T) to
     per-step logits (1, T, V).
     """
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature!r}")
-    rng = np.random.default_rng(seed)
     # One compiled graph for every window length: an eager Keras call per character is ~50× slower.
-    next_logits = tf.function(
+    compiled = tf.function(
         lambda window: model(window, training=False)[0, -1],
         input_signature=[tf.TensorSpec((1, None), tf.int32)],
     )
-    ids = list(vocabulary.encode(prompt))
-    for _ in range(check_positive_int(length, "length")):
-        window = np.array([ids[-context:]], dtype=np.int32)  # (1, T)
-        logits = next_logits(window).numpy().astype(np.float64) / temperature  # (V,)
-        probabilities = np.exp(logits - logits.max())
-        ids.append(int(rng.choice(len(probabilities), p=probabilities / probabilities.sum())))
-    return vocabulary.decode(np.array(ids))
+    return sample_sequence(
+        lambda window: compiled(window.astype(np.int32)).numpy(), vocabulary, prompt, length, temperature, seed, context
+    )

@@ -16,8 +16,8 @@ import torch
 from torch import nn
 from torch.nn.modules.rnn import RNNBase
 
-from dltutor.data.sequences import CharVocabulary
 from dltutor._checks import as_float_array, check_layer_sizes, check_positive_int, describe
+from dltutor.data.sequences import CharVocabulary, sample_sequence
 
 _RECURRENT = (nn.RNN, nn.LSTM, nn.GRU)
 
@@ -131,7 +131,6 @@ class SequenceCrossEntropyLoss(nn.Module):
         return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
 
 
-@torch.no_grad()
 def sample_text(
     model: nn.Module,
     vocabulary: CharVocabulary,
@@ -141,20 +140,16 @@ def sample_text(
     seed: int = 0,
     context: int = 64,
 ) -> str:
-    """Continue ``prompt`` by ``length`` characters, each drawn from the model's softmax / ``temperature``.
+    """Continue ``prompt`` by ``length`` characters sampled from ``model`` (see :func:`dltutor.data.sample_sequence`).
 
     ``model`` maps token ids (1, T) to per-step logits (1, T, V), like ``RecurrentNet(..., vocab_size=V,
     return_sequences=True)``; it reads the last ``context`` characters at each step.
     """
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature!r}")
-    rng = np.random.default_rng(seed)
     device = next(model.parameters()).device
     model.eval()
-    ids = list(vocabulary.encode(prompt))
-    for _ in range(check_positive_int(length, "length")):
-        window = torch.as_tensor([ids[-context:]], device=device)  # (1, T)
-        logits = model(window)[0, -1].double().cpu().numpy() / temperature  # (V,)
-        probabilities = np.exp(logits - logits.max())
-        ids.append(int(rng.choice(len(probabilities), p=probabilities / probabilities.sum())))
-    return vocabulary.decode(np.array(ids))
+
+    @torch.no_grad()
+    def next_logits(window: np.ndarray) -> np.ndarray:
+        return model(torch.as_tensor(window, device=device))[0, -1].cpu().numpy()  # (V,)
+
+    return sample_sequence(next_logits, vocabulary, prompt, length, temperature, seed, context)
