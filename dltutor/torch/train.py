@@ -12,17 +12,12 @@ from dltutor.metrics import accuracy
 from dltutor.torch.device import get_device
 
 
-def _tensors(
-    model: nn.Module, loss_fn: nn.Module, x: np.ndarray, y: np.ndarray
-) -> tuple[torch.Tensor, torch.Tensor]:
-    dtype = next(model.parameters()).dtype
-    x = as_float_array(x, "x")
+def _targets(model: nn.Module, loss_fn: nn.Module, y: np.ndarray) -> torch.Tensor:
+    """Labels and token ids as int64; anything else in the model's float dtype."""
     y = np.asarray(y)
-    check_same_length(x, y, "x", "y")
-    inputs = torch.as_tensor(x, dtype=dtype)
     if isinstance(loss_fn, nn.CrossEntropyLoss) or y.dtype.kind in "iu":  # class labels or token ids
-        return inputs, torch.as_tensor(y, dtype=torch.long)
-    return inputs, torch.as_tensor(as_float_array(y, "y"), dtype=dtype)
+        return torch.as_tensor(y, dtype=torch.long)
+    return torch.as_tensor(as_float_array(y, "y"), dtype=next(model.parameters()).dtype)
 
 
 @torch.no_grad()
@@ -46,9 +41,9 @@ def evaluate(
     device: torch.device | None = None,
 ) -> dict[str, float]:
     """Loss (and accuracy, for a cross-entropy classifier) of ``model`` on ``x, y``."""
-    inputs, targets = _tensors(model, loss_fn, x, y)
-    output = torch.as_tensor(predict(model, x, device=device))
-    result = {"loss": float(loss_fn(output.to(inputs.dtype), targets))}
+    check_same_length(np.asarray(x), np.asarray(y), "x", "y")
+    output = torch.as_tensor(predict(model, x, device=device))  # in the model's dtype
+    result = {"loss": float(loss_fn(output, _targets(model, loss_fn, y)))}
     if isinstance(loss_fn, nn.CrossEntropyLoss):
         result["accuracy"] = accuracy(np.asarray(y), output.numpy())
     return result
@@ -78,7 +73,10 @@ def fit(
     device = get_device() if device is None else device
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
-    inputs, targets = _tensors(model, loss_fn, x, y)
+    x = as_float_array(x, "x")
+    check_same_length(x, np.asarray(y), "x", "y")
+    inputs = torch.as_tensor(x, dtype=next(model.parameters()).dtype)
+    targets = _targets(model, loss_fn, y)
     loader = DataLoader(
         TensorDataset(inputs, targets),
         batch_size=batch_size,
