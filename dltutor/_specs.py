@@ -25,6 +25,11 @@ def dense_stack(layer_sizes: Any, activation: Any, last_activation: Any = None) 
             for index, (fan_in, fan_out) in enumerate(pairs)]
 
 
+def stack_sizes(stack: DenseStack) -> list[int]:
+    """The layer sizes ``[d_0, ..., d_L]`` a dense stack was built from."""
+    return [fan_in for fan_in, _, _ in stack] + [stack[-1][1]]
+
+
 def autoencoder_stacks(
     layer_sizes: Sequence[int], activation: str, code_activation: str | None, output_activation: str
 ) -> tuple[DenseStack, DenseStack]:

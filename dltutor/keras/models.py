@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from dltutor._checks import as_float_array, check_cnn_arguments, check_layer_sizes
-from dltutor._specs import DenseStack, autoencoder_stacks, dense_stack
+from dltutor._specs import DenseStack, autoencoder_stacks, dense_stack, stack_sizes
 
 _KERAS_ACTIVATIONS = {"identity": "linear", "relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
 
@@ -35,7 +35,7 @@ class MLP(keras.Sequential):
     ) -> None:
         stack = dense_stack(layer_sizes, activation)
         super().__init__([keras.Input(shape=(stack[0][0],)), *dense_layers(stack)], name=name)
-        self.layer_sizes = [fan_in for fan_in, _, _ in stack] + [stack[-1][1]]
+        self.layer_sizes = stack_sizes(stack)
         self.activation_name = activation
 
 

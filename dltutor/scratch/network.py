@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from dltutor._checks import as_float_array, describe
-from dltutor._specs import DenseStack, autoencoder_stacks, dense_stack
+from dltutor._specs import DenseStack, autoencoder_stacks, dense_stack, stack_sizes
 from dltutor.scratch.activations import Activation
 from dltutor.scratch.layers import Layer, Linear
 
@@ -112,7 +112,7 @@ class MLP(Sequential):
     ) -> None:
         stack = dense_stack(layer_sizes, activation)
         super().__init__(build_dense_stack(stack, np.random.default_rng() if rng is None else rng, dtype))
-        self.layer_sizes = [fan_in for fan_in, _, _ in stack] + [stack[-1][1]]
+        self.layer_sizes = stack_sizes(stack)
         self.activation = activation
 
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from dltutor._checks import as_float_array, check_cnn_arguments, check_layer_sizes
-from dltutor._specs import DenseStack, autoencoder_stacks, dense_stack
+from dltutor._specs import DenseStack, autoencoder_stacks, dense_stack, stack_sizes
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "identity": nn.Identity,
@@ -44,7 +44,7 @@ class MLP(nn.Module):
         super().__init__()
         stack = dense_stack(layer_sizes, activation)
         self.layers = build_dense_stack(stack)
-        self.layer_sizes = [fan_in for fan_in, _, _ in stack] + [stack[-1][1]]
+        self.layer_sizes = stack_sizes(stack)
         self.activation = activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
