@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from dltutor._checks import as_label_array, check_same_length, describe
+from dltutor.checks import as_label_array, check_same_length, describe
 
 
 def predicted_labels(predictions: Any) -> np.ndarray:
@@ -52,7 +52,7 @@ def reconstruction_errors(x: Any, reconstructions: Any) -> np.ndarray:
 
     Inputs of any shape (N, ...) are compared entry by entry; an autoencoder's anomaly score.
     """
-    from dltutor._checks import as_float_array
+    from dltutor.checks import as_float_array
 
     x = as_float_array(x, "x")
     reconstructions = as_float_array(reconstructions, "reconstructions")
@@ -70,7 +70,7 @@ def roc_auc(is_positive: Any, scores: Any) -> float:
     """
     from sklearn.metrics import roc_auc_score
 
-    from dltutor._checks import as_float_array
+    from dltutor.checks import as_float_array
 
     flags = np.asarray(is_positive)
     if flags.dtype != bool:

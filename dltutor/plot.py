@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
-from dltutor._checks import as_float_array, as_label_array, check_same_length
+from dltutor.checks import as_float_array, as_label_array, check_same_length
 
 
 def _axes(ax: Axes | None) -> Axes:

@@ -11,15 +11,8 @@ from dltutor.data.images import (
     random_shifts,
     shift_images,
 )
-from dltutor.data.sequences import (
-    CharVocabulary,
-    load_python_docs_text,
-    make_adding_problem,
-    make_lorenz,
-    next_token_pairs,
-    sample_sequence,
-    sliding_windows,
-)
+from dltutor.data.sequences import make_adding_problem, make_lorenz, sliding_windows
+from dltutor.data.text import CharVocabulary, load_python_docs_text, next_token_pairs
 from dltutor.data.synthetic import add_gaussian_noise, make_linear, make_moons
 from dltutor.data.tabular import DataSplit, load_digits, split
 
@@ -29,7 +22,6 @@ __all__ = [
     "make_adding_problem",
     "make_lorenz",
     "next_token_pairs",
-    "sample_sequence",
     "sliding_windows",
     "CIFAR10_CLASSES",
     "SHAPE_CLASSES",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dltutor._checks import describe
+from dltutor.checks import describe
 
 _IDX_TYPES: dict[int, np.dtype] = {
     0x08: np.dtype(np.uint8),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dltutor._checks import check_positive_int
+from dltutor.checks import check_positive_int
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 _CIFAR10_FILES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
-from dltutor._checks import as_float_array, check_positive_int, describe
+from dltutor.checks import as_float_array, check_positive_int, describe
 
 
 def make_adding_problem(
@@ -74,79 +72,3 @@ def sliding_windows(series: np.ndarray, window: int) -> tuple[np.ndarray, np.nda
         raise ValueError(f"window must be shorter than the series ({len(series)} steps), got {window}")
     x = np.lib.stride_tricks.sliding_window_view(series, window, axis=0)  # (T - window + 1, D, window)
     return np.ascontiguousarray(x[:-1].transpose(0, 2, 1)), series[window:].copy()
-
-
-def load_python_docs_text() -> str:
-    """The help texts of Python's keywords and topics (module ``pydoc_data.topics``, part of the standard library).
-
-    About 800 thousand characters of English technical prose and code, on every Python install.
-    """
-    from pydoc_data.topics import topics
-
-    return "\n\n".join(topics[key] for key in sorted(topics))
-
-
-class CharVocabulary:
-    """The characters of a text, each with an integer id: ``encode`` text → ids, ``decode`` ids → text."""
-
-    def __init__(self, text: str) -> None:
-        if not isinstance(text, str) or not text:
-            raise ValueError(f"text must be a non-empty string, got {text!r:.40}")
-        self.characters = sorted(set(text))
-        self._ids = {character: index for index, character in enumerate(self.characters)}
-
-    @property
-    def size(self) -> int:
-        return len(self.characters)
-
-    def encode(self, text: str) -> np.ndarray:
-        unknown = sorted(set(text) - self._ids.keys())
-        if unknown:
-            raise ValueError(f"text has characters outside the vocabulary: {unknown[:10]}")
-        return np.fromiter((self._ids[c] for c in text), dtype=np.int64, count=len(text))
-
-    def decode(self, ids: np.ndarray) -> str:
-        return "".join(self.characters[int(i)] for i in np.asarray(ids).ravel())
-
-
-def next_token_pairs(ids: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cut a token sequence into non-overlapping pieces of ``length``: inputs and the same shifted by one.
-
-    Returns ``x`` and ``y`` of shape (N, length), int64, with ``y[n, t] = x[n, t + 1]`` in the text.
-    """
-    ids = np.asarray(ids)
-    if ids.ndim != 1 or ids.dtype.kind not in "iu":
-        raise ValueError(f"ids must be a 1-D array of integers, got {describe(ids)}")
-    length = check_positive_int(length, "length")
-    count = (len(ids) - 1) // length
-    if count < 1:
-        raise ValueError(f"need more than {length} tokens to make one piece of length {length}, got {len(ids)}")
-    x = ids[: count * length].reshape(count, length)
-    y = ids[1 : count * length + 1].reshape(count, length)
-    return x.astype(np.int64), y.astype(np.int64)
-
-
-def sample_sequence(
-    next_logits: Callable[[np.ndarray], np.ndarray],
-    vocabulary: CharVocabulary,
-    prompt: str,
-    length: int = 200,
-    temperature: float = 0.8,
-    seed: int = 0,
-    context: int = 64,
-) -> str:
-    """Continue ``prompt`` by ``length`` characters, each drawn from softmax(logits / ``temperature``).
-
-    ``next_logits`` maps the ids of the last ``context`` characters, shape (1, T), to the
-    logits of the next one, shape (V,) — the only part that depends on the framework.
-    Low temperatures pick likely characters; 1 samples the model's own distribution.
-    """
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature!r}")
-    rng = np.random.default_rng(seed)
-    ids = list(vocabulary.encode(prompt))
-    for _ in range(check_positive_int(length, "length")):
-        logits = np.asarray(next_logits(np.array([ids[-context:]])), dtype=np.float64) / temperature  # (V,)
-        probabilities = np.exp(logits - logits.max())
-        ids.append(int(rng.choice(len(probabilities), p=probabilities / probabilities.sum())))
-    return vocabulary.decode(np.array(ids))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dltutor._checks import check_positive_int
+from dltutor.checks import check_positive_int
 
 
 def _check_non_negative(value: float, name: str) -> float:
@@ -52,7 +52,7 @@ def add_gaussian_noise(x: np.ndarray, std: float = 0.3, seed: int = 0, clip: boo
 
     Returns a new float32 array: the inputs of a denoising autoencoder.
     """
-    from dltutor._checks import as_float_array
+    from dltutor.checks import as_float_array
 
     x = as_float_array(x, "x")
     std = _check_non_negative(std, "std")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dltutor._checks import as_float_array, check_same_length
+from dltutor.checks import as_float_array, check_same_length
 
 
 @dataclass(frozen=True)

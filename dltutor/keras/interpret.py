@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dltutor._checks import as_float_array, as_label_array, check_same_length
+from dltutor.checks import as_float_array, as_label_array, check_same_length
 
 
 def saliency(model: keras.Model, x: np.ndarray, classes: np.ndarray | None = None) -> np.ndarray:

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dltutor._checks import as_float_array, check_cnn_arguments, check_layer_sizes
+from dltutor.checks import as_float_array, check_cnn_arguments, check_layer_sizes
 from dltutor._specs import DenseStack, autoencoder_stacks, dense_stack, stack_sizes
 
 _KERAS_ACTIVATIONS = {"identity": "linear", "relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dltutor._checks import as_float_array, check_layer_sizes, check_positive_int
+from dltutor.checks import as_float_array, check_layer_sizes, check_positive_int
 from dltutor.data.sequences import CharVocabulary, sample_sequence
 
 

@@ -2,6 +2,12 @@
 
 Nothing here imports a deep-learning framework. The same concepts carry the same names
 and arguments in :mod:`dltutor.torch` and :mod:`dltutor.keras`.
+
+Modules by concept: ``layers`` (Parameter, Layer, Linear, Embedding), ``activations``,
+``losses``, ``conv`` and ``pooling`` (the layers of a CNN), ``recurrent`` (cells, backprop
+through time), ``sequential`` (the container); the models ``dense`` (MLP),
+``convolutional`` (CNN), ``recurrent`` (RecurrentNet), ``generative`` (autoencoders, VAE);
+``build`` (layer specs to layers), ``optim``, ``train``, ``gradcheck``.
 """
 
 from dltutor.scratch.activations import (
@@ -17,53 +23,93 @@ from dltutor.scratch.activations import (
 )
 from dltutor.scratch.conv import (
     Conv2D,
+    ConvTranspose2D,
     conv2d,
     conv2d_backward,
     conv2d_backward_loops,
     conv2d_loops,
+    conv_transpose2d,
     output_size,
 )
-from dltutor.scratch.gradcheck import check_layer, check_loss, numerical_gradient, relative_error
-from dltutor.scratch.layers import Layer, Linear, glorot_uniform
-from dltutor.scratch.losses import CrossEntropyLoss, Loss, MSELoss, log_softmax, softmax
-from dltutor.scratch.network import CNN, MLP, Autoencoder, Sequential
-from dltutor.scratch.optim import SGD, clip_by_global_norm
-from dltutor.scratch.recurrent import GRU, LSTM, RNN, GRUCell, LastTimeStep, LSTMCell, Recurrent, RNNCell
+from dltutor.scratch.convolutional import CNN
+from dltutor.scratch.dense import MLP
+from dltutor.scratch.generative import VAE, Autoencoder, ConvAutoencoder, VAELoss
+from dltutor.scratch.gradcheck import (
+    check_layer,
+    check_loss,
+    numerical_gradient,
+    numerical_gradient_at,
+    relative_error,
+)
+from dltutor.scratch.layers import Embedding, Layer, Linear, Parameter, glorot_uniform
+from dltutor.scratch.losses import (
+    CrossEntropyLoss,
+    Loss,
+    MSELoss,
+    SequenceCrossEntropyLoss,
+    log_softmax,
+    softmax,
+)
+from dltutor.scratch.optim import SGD, Optimizer, clip_by_global_norm
 from dltutor.scratch.pooling import AvgPool2D, Flatten, MaxPool2D
+from dltutor.scratch.recurrent import (
+    GRU,
+    LSTM,
+    RNN,
+    Cell,
+    GRUCell,
+    LastTimeStep,
+    LSTMCell,
+    Recurrent,
+    RecurrentNet,
+    RNNCell,
+)
+from dltutor.scratch.layers import predict
+from dltutor.scratch.sequential import Sequential
 from dltutor.scratch.train import evaluate, fit, minibatches
 
 __all__ = [
+    "CNN",
+    "GRU",
+    "LSTM",
+    "MLP",
+    "RNN",
+    "SGD",
+    "VAE",
     "Activation",
     "Autoencoder",
     "AvgPool2D",
-    "CNN",
+    "Cell",
     "Conv2D",
+    "ConvAutoencoder",
+    "ConvTranspose2D",
+    "CrossEntropyLoss",
+    "Embedding",
     "Flatten",
-    "GRU",
     "GRUCell",
-    "LSTM",
     "LSTMCell",
     "LastTimeStep",
-    "RNN",
+    "Layer",
+    "Linear",
+    "Loss",
+    "MSELoss",
+    "MaxPool2D",
+    "Optimizer",
+    "Parameter",
     "RNNCell",
     "Recurrent",
-    "MaxPool2D",
+    "RecurrentNet",
+    "Sequential",
+    "SequenceCrossEntropyLoss",
+    "VAELoss",
+    "check_layer",
+    "check_loss",
+    "clip_by_global_norm",
     "conv2d",
     "conv2d_backward",
     "conv2d_backward_loops",
     "conv2d_loops",
-    "output_size",
-    "CrossEntropyLoss",
-    "Layer",
-    "Linear",
-    "Loss",
-    "MLP",
-    "MSELoss",
-    "SGD",
-    "Sequential",
-    "check_layer",
-    "clip_by_global_norm",
-    "check_loss",
+    "conv_transpose2d",
     "evaluate",
     "fit",
     "glorot_uniform",
@@ -72,6 +118,9 @@ __all__ = [
     "log_softmax",
     "minibatches",
     "numerical_gradient",
+    "numerical_gradient_at",
+    "output_size",
+    "predict",
     "relative_error",
     "relu",
     "relu_derivative",

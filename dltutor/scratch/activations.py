@@ -9,8 +9,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from dltutor._checks import as_float_array, check_activation
+from dltutor.checks import as_float_array
 from dltutor.scratch.layers import Layer
+from dltutor.specs import check_activation
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -57,7 +58,10 @@ def identity_derivative(z: np.ndarray) -> np.ndarray:
     return np.ones_like(z)
 
 
-FUNCTIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]] = {
+Function = Callable[[np.ndarray], np.ndarray]
+
+# Every name of dltutor.specs.ACTIVATIONS, with its derivative (a test checks the set).
+FUNCTIONS: dict[str, tuple[Function, Function]] = {
     "identity": (identity, identity_derivative),
     "relu": (relu, relu_derivative),
     "sigmoid": (sigmoid, sigmoid_derivative),

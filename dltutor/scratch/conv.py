@@ -5,33 +5,37 @@ as in PyTorch; biases (C_out,). Like every framework, we compute the cross-corre
 
 .. math::
 
-    y_{n,o,i,j} = b_o + \sum_{c} \sum_{p} \sum_{q} x^{pad}_{n,c,\,s i + p,\,s j + q}\, K_{o,c,p,q},
+    y_{n,o,i,j} = b_o + \sum_{c} \sum_{u} \sum_{v} x^{pad}_{n,c,\,s i + u,\,s j + v}\, K_{o,c,u,v},
 
-where :math:`s` is the stride and :math:`x^{pad}` is :math:`x` with ``padding`` zeros on
-each side. Flipping the kernel turns it into the convolution of signal processing.
+where :math:`s` is the stride, :math:`(u, v)` runs over the kernel's offsets and
+:math:`x^{pad}` is :math:`x` with :math:`P` = ``padding`` zeros on each side. Flipping the
+kernel turns it into the convolution of signal processing.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
-from dltutor._checks import as_float_array, check_positive_int, describe
-from dltutor.scratch.layers import Layer
-
-
-def _check_non_negative_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
+from dltutor.checks import (
+    as_float_array,
+    check_non_negative_int,
+    check_positive_int,
+    describe,
+)
+from dltutor.scratch.layers import Layer, glorot_uniform
 
 
 def output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0) -> int:
-    r"""Output length along one axis: :math:`\lfloor (n + 2p - k) / s \rfloor + 1`."""
+    r"""Output length along one axis: :math:`\lfloor (H + 2P - k) / s \rfloor + 1`.
+
+    ``size`` is the input length H, ``padding`` the zeros P added on each side.
+    """
     size = check_positive_int(size, "size")
     kernel_size = check_positive_int(kernel_size, "kernel_size")
     stride = check_positive_int(stride, "stride")
-    padding = _check_non_negative_int(padding, "padding")
+    padding = check_non_negative_int(padding, "padding")
     if size + 2 * padding < kernel_size:
         raise ValueError(
             f"kernel_size {kernel_size} is larger than the padded input {size} + 2*{padding}"
@@ -84,6 +88,8 @@ def conv2d_backward_loops(
     Each output :math:`y_{n,o,i,j}` used one window of :math:`x^{pad}` and the whole kernel
     :math:`K_o`, so its gradient :math:`g_{n,o,i,j}` flows back to exactly those:
     the window receives :math:`g_{n,o,i,j} K_o` and the kernel :math:`g_{n,o,i,j}\,\text{window}`.
+    For stride 1, dL/dx is the "full" convolution of g with the kernel; for stride s, g must
+    first be dilated by s - 1 zeros between entries.
     """
     x = as_float_array(x, "x", ndim=4)
     n_out, _, k_h, k_w = weight.shape
@@ -140,7 +146,7 @@ def conv2d_backward(
     """Vectorized backward pass from the forward's im2col ``columns``: dL/dx, dL/dweight, dL/dbias.
 
     dL/dweight and dL/dcolumns are matrix products; col2im then adds each column's gradient
-    back onto the window it came from, one kernel offset (p, q) at a time.
+    back onto the window it came from, one kernel offset (u, v) at a time.
     """
     n_out, n_in, k_h, k_w = weight.shape
     n, _, height, width = x_shape
@@ -151,11 +157,11 @@ def conv2d_backward(
     grad_columns = grad_rows @ weight.reshape(n_out, -1)  # (N·H_out·W_out, C·k_h·k_w)
     grad_columns = grad_columns.reshape(n, h_out, w_out, n_in, k_h, k_w)
     grad_x_pad = np.zeros((n, n_in, height + 2 * padding, width + 2 * padding), dtype=grad_columns.dtype)
-    for p in range(k_h):
-        for q in range(k_w):
-            rows = slice(p, p + stride * h_out, stride)
-            cols = slice(q, q + stride * w_out, stride)
-            grad_x_pad[:, :, rows, cols] += grad_columns[:, :, :, :, p, q].transpose(0, 3, 1, 2)
+    for u in range(k_h):
+        for v in range(k_w):
+            rows = slice(u, u + stride * h_out, stride)
+            cols = slice(v, v + stride * w_out, stride)
+            grad_x_pad[:, :, rows, cols] += grad_columns[:, :, :, :, u, v].transpose(0, 3, 1, 2)
     grad_x = grad_x_pad[:, :, padding : padding + height, padding : padding + width]
     return grad_x, grad_weight, grad_bias
 
@@ -163,9 +169,9 @@ def conv2d_backward(
 class Conv2D(Layer):
     r"""2-D convolution layer (cross-correlation, as in every framework), vectorized with im2col.
 
-    :math:`y_{n,o,i,j} = b_o + \sum_{c,p,q} x^{pad}_{n,c,si+p,sj+q} K_{o,c,p,q}`. Shapes:
+    :math:`y_{n,o,i,j} = b_o + \sum_{c,u,v} x^{pad}_{n,c,si+u,sj+v} K_{o,c,u,v}`. Shapes:
     ``x`` (N, C_in, H, W) → ``y`` (N, C_out, H_out, W_out) with
-    :math:`H_{out} = \lfloor (H + 2p - k)/s \rfloor + 1`. Weights are Glorot-uniform with
+    :math:`H_{out} = \lfloor (H + 2P - k)/s \rfloor + 1`. Weights are Glorot-uniform with
     fan-in :math:`C_{in} k^2` and fan-out :math:`C_{out} k^2`; biases start at zero.
     """
 
@@ -178,24 +184,24 @@ class Conv2D(Layer):
         padding: int = 0,
         *,
         rng: np.random.Generator | None = None,
-        dtype: type = np.float64,
+        dtype: npt.DTypeLike = np.float64,
     ) -> None:
         super().__init__()
         self.in_channels = check_positive_int(in_channels, "in_channels")
         self.out_channels = check_positive_int(out_channels, "out_channels")
         self.kernel_size = check_positive_int(kernel_size, "kernel_size")
         self.stride = check_positive_int(stride, "stride")
-        self.padding = _check_non_negative_int(padding, "padding")
+        self.padding = check_non_negative_int(padding, "padding")
         rng = np.random.default_rng() if rng is None else rng
         area = self.kernel_size**2
-        limit = np.sqrt(6.0 / ((self.in_channels + self.out_channels) * area))
         shape = (self.out_channels, self.in_channels, self.kernel_size, self.kernel_size)
-        self.params["W"] = rng.uniform(-limit, limit, size=shape).astype(dtype)
-        self.params["b"] = np.zeros(self.out_channels, dtype=dtype)
+        kernel = glorot_uniform(self.in_channels * area, self.out_channels * area, rng, dtype, shape)
+        self.weight = self.add_parameter("W", kernel)
+        self.bias = self.add_parameter("b", np.zeros(self.out_channels, dtype=dtype))
         self._cache: tuple[tuple[int, ...], np.ndarray] | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x, weight, bias = _check_conv_inputs(x, self.params["W"], self.params["b"])
+        x, weight, bias = _check_conv_inputs(x, self.weight.value, self.bias.value)
         y, columns = _conv2d_columns(x, weight, bias, self.stride, self.padding)
         self._cache = (x.shape, columns)
         return y
@@ -205,8 +211,8 @@ class Conv2D(Layer):
             raise RuntimeError("Conv2D.backward called before forward")
         x_shape, columns = self._cache
         grad_output = as_float_array(grad_output, "grad_output", ndim=4)
-        grad_x, self.grads["W"], self.grads["b"] = conv2d_backward(
-            x_shape, columns, self.params["W"], grad_output, self.stride, self.padding
+        grad_x, self.weight.grad, self.bias.grad = conv2d_backward(
+            x_shape, columns, self.weight.value, grad_output, self.stride, self.padding
         )
         return grad_x
 
@@ -214,4 +220,92 @@ class Conv2D(Layer):
         return (
             f"Conv2D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
             f"stride={self.stride}, padding={self.padding})"
+        )
+
+
+def conv_transpose2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride: int) -> np.ndarray:
+    r"""Transposed convolution: every input pixel paints its value times the kernel onto the output.
+
+    .. math::
+
+        y_{n,o,\,si+u,\,sj+v} \mathrel{+}= x_{n,c,i,j}\, K_{c,o,u,v}, \qquad
+        H_{out} = (H - 1)s + k .
+
+    It is the input gradient of a convolution with the same kernel and stride, run
+    forwards; weights are (C_in, C_out, k, k), PyTorch's layout for ``ConvTranspose2d``.
+    """
+    n, _, height, width = x.shape
+    _, n_out, k_h, k_w = weight.shape
+    patches = np.tensordot(x, weight, axes=([1], [0]))  # (N, H, W, C_out, k_h, k_w)
+    y = np.zeros(
+        (n, n_out, (height - 1) * stride + k_h, (width - 1) * stride + k_w),
+        dtype=np.result_type(x, weight),
+    )
+    for u in range(k_h):
+        for v in range(k_w):
+            rows = slice(u, u + stride * height, stride)
+            cols = slice(v, v + stride * width, stride)
+            y[:, :, rows, cols] += patches[:, :, :, :, u, v].transpose(0, 3, 1, 2)
+    return y + bias[:, None, None]  # (N, C_out, H_out, W_out)
+
+
+class ConvTranspose2D(Layer):
+    r"""Transposed convolution layer (no padding): with kernel 2 and stride 2 it doubles H and W.
+
+    Forward: :func:`conv_transpose2d`. Backward, with :math:`g = \partial L/\partial y`:
+    :math:`\partial L/\partial x` is the ordinary convolution of g with the same kernel and
+    stride (the forward of :class:`Conv2D`), :math:`\partial L/\partial K_{c,o,u,v} =
+    \sum_{n,i,j} x_{n,c,i,j}\, g_{n,o,si+u,sj+v}` and
+    :math:`\partial L/\partial b_o = \sum_{n,i,j} g_{n,o,i,j}`.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 2,
+        stride: int = 2,
+        *,
+        rng: np.random.Generator | None = None,
+        dtype: npt.DTypeLike = np.float64,
+    ) -> None:
+        super().__init__()
+        self.in_channels = check_positive_int(in_channels, "in_channels")
+        self.out_channels = check_positive_int(out_channels, "out_channels")
+        self.kernel_size = check_positive_int(kernel_size, "kernel_size")
+        self.stride = check_positive_int(stride, "stride")
+        rng = np.random.default_rng() if rng is None else rng
+        area = self.kernel_size**2
+        shape = (self.in_channels, self.out_channels, self.kernel_size, self.kernel_size)
+        kernel = glorot_uniform(self.in_channels * area, self.out_channels * area, rng, dtype, shape)
+        self.weight = self.add_parameter("W", kernel)
+        self.bias = self.add_parameter("b", np.zeros(self.out_channels, dtype=dtype))
+        self._x: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_float_array(x, "x", ndim=4)
+        if x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"ConvTranspose2D expects (N, {self.in_channels}, H, W), got {describe(x)}"
+            )
+        self._x = x
+        return conv_transpose2d(x, self.weight.value, self.bias.value, self.stride)
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        if self._x is None:
+            raise RuntimeError("ConvTranspose2D.backward called before forward")
+        grad_output = as_float_array(grad_output, "grad_output", ndim=4)
+        no_bias = np.zeros(self.in_channels, dtype=grad_output.dtype)
+        grad_x, columns = _conv2d_columns(  # columns: (N·H·W, C_out·k·k), windows of g
+            grad_output, self.weight.value, no_bias, self.stride, 0
+        )
+        rows = self._x.transpose(0, 2, 3, 1).reshape(-1, self.in_channels)  # (N·H·W, C_in)
+        self.weight.grad = (rows.T @ columns).reshape(self.weight.shape)
+        self.bias.grad = grad_output.sum(axis=(0, 2, 3))
+        return grad_x  # (N, C_in, H, W)
+
+    def __repr__(self) -> str:
+        return (
+            f"ConvTranspose2D({self.in_channels}, {self.out_channels}, "
+            f"kernel_size={self.kernel_size}, stride={self.stride})"
         )

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from dltutor._checks import as_float_array, as_label_array, check_same_length, describe
+from dltutor.checks import as_float_array, as_label_array, check_same_length, describe
 
 
 class Loss(Protocol):
@@ -78,28 +78,57 @@ class CrossEntropyLoss:
     .. math::
 
         \frac{\partial L}{\partial z} = \frac{1}{N} (p - y).
+
+    Logits (N, K) go with labels (N,); logits (N, T, K) with labels (N, T), one class per
+    position (a sequence model), and N is then the number of positions N·T.
     """
 
     def __init__(self) -> None:
         self._probabilities: np.ndarray | None = None
         self._labels: np.ndarray | None = None
 
-    def forward(self, logits: np.ndarray, labels: np.ndarray) -> float:
-        logits = as_float_array(logits, "logits", ndim=2)
-        labels = as_label_array(labels, "labels", num_classes=logits.shape[1])
-        check_same_length(logits, labels, "logits", "labels")
-        if len(labels) == 0:
+    def _check(self, logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        logits = as_float_array(logits, "logits")
+        if logits.ndim < 2:
+            raise ValueError(f"logits must be (N, K) or (N, T, K), got {describe(logits)}")
+        labels = as_label_array(labels, "labels", num_classes=logits.shape[-1])
+        if labels.shape != logits.shape[:-1]:
+            check_same_length(logits, labels, "logits", "labels")
+            raise ValueError(
+                f"labels must have shape {logits.shape[:-1]} for logits of shape "
+                f"{logits.shape}, got {describe(labels)}"
+            )
+        if labels.size == 0:
             raise ValueError(f"logits must hold at least one example, got {describe(logits)}")
-        log_p = log_softmax(logits)  # (N, K)
-        self._probabilities = np.exp(log_p)
-        self._labels = labels
-        return float(-np.mean(log_p[np.arange(len(labels)), labels]))
+        return logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)
+
+    def forward(self, logits: np.ndarray, labels: np.ndarray) -> float:
+        rows, flat_labels = self._check(logits, labels)  # (M, K), (M,)
+        log_p = log_softmax(rows)  # (M, K)
+        self._probabilities = np.exp(log_p).reshape(np.shape(logits))
+        self._labels = flat_labels
+        return float(-np.mean(log_p[np.arange(len(flat_labels)), flat_labels]))
 
     def backward(self) -> np.ndarray:
         if self._probabilities is None or self._labels is None:
-            raise RuntimeError("CrossEntropyLoss.backward called before forward")
-        grad = self._probabilities.copy()  # (N, K)
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        shape = self._probabilities.shape
+        grad = self._probabilities.reshape(-1, shape[-1]).copy()  # (M, K)
         grad[np.arange(len(self._labels)), self._labels] -= 1.0  # p - one_hot(y)
-        return grad / len(self._labels)
+        return (grad / len(self._labels)).reshape(shape)
+
+    __call__ = forward
+
+
+class SequenceCrossEntropyLoss(CrossEntropyLoss):
+    """Cross-entropy of per-step logits (N, T, V) against per-step labels (N, T), averaged
+    over all N·T positions: the loss of a language model. The twin of
+    :class:`dltutor.torch.SequenceCrossEntropyLoss`."""
+
+    def forward(self, logits: np.ndarray, labels: np.ndarray) -> float:
+        logits = as_float_array(logits, "logits")
+        if logits.ndim != 3:
+            raise ValueError(f"logits must be (N, T, V), got {describe(logits)}")
+        return super().forward(logits, labels)
 
     __call__ = forward

@@ -1,7 +1,7 @@
 r"""Max and average pooling over k×k windows, forward and backward, and Flatten.
 
 Layout: (N, C, H, W). Windows do not overlap by default (``stride = kernel_size``), no padding:
-:math:`y_{n,c,i,j} = \max_{p,q < k} x_{n,c,si+p,sj+q}` or the mean over the same window.
+:math:`y_{n,c,i,j} = \max_{u,v < k} x_{n,c,si+u,sj+v}` or the mean over the same window.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from dltutor._checks import as_float_array, check_positive_int, describe
+from dltutor.checks import as_float_array, check_positive_int, describe
 from dltutor.scratch.conv import output_size
 from dltutor.scratch.layers import Layer
 

@@ -21,27 +21,34 @@ from typing import Any
 
 import numpy as np
 
-from dltutor._checks import as_float_array, check_positive_int, describe
+import numpy.typing as npt
+
+from dltutor.checks import as_float_array, check_positive_int, describe
 from dltutor.scratch.activations import sigmoid
-from dltutor.scratch.layers import Layer, glorot_uniform
+from dltutor.scratch.layers import Embedding, Layer, Linear, glorot_uniform
+from dltutor.scratch.sequential import Sequential
+from dltutor.specs import RecurrentSpec
 
 State = tuple[np.ndarray, ...]  # (h,) for RNN and GRU, (h, c) for LSTM
 
 
-class _Cell:
-    """Weights of one recurrent cell and its single-step forward and backward."""
+class Cell(Layer):
+    """Weights of one recurrent cell and its single-step forward and backward.
+
+    The extension point for a new cell: set ``gates`` and write ``step`` and
+    ``step_backward``; :class:`Recurrent` runs it over a sequence.
+    """
 
     gates = 1
 
-    def __init__(self, input_size: int, hidden_size: int, rng: np.random.Generator, dtype: type) -> None:
+    def __init__(self, input_size: int, hidden_size: int, rng: np.random.Generator, dtype: npt.DTypeLike) -> None:
+        super().__init__()
         self.input_size = check_positive_int(input_size, "input_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         width = self.gates * self.hidden_size
-        self.params: dict[str, np.ndarray] = {
-            "W_x": glorot_uniform(self.input_size, width, rng, dtype),  # (D, G·H)
-            "W_h": glorot_uniform(self.hidden_size, width, rng, dtype),  # (H, G·H)
-            "b": np.zeros(width, dtype=dtype),  # (G·H,)
-        }
+        self.add_parameter("W_x", glorot_uniform(self.input_size, width, rng, dtype))  # (D, G·H)
+        self.add_parameter("W_h", glorot_uniform(self.hidden_size, width, rng, dtype))  # (H, G·H)
+        self.add_parameter("b", np.zeros(width, dtype=dtype))  # (G·H,)
 
     def initial_state(self, batch: int, dtype: Any) -> State:
         return (np.zeros((batch, self.hidden_size), dtype=dtype),)
@@ -61,7 +68,7 @@ class _Cell:
         return d_pre @ self.params["W_x"].T, d_pre @ self.params["W_h"].T
 
 
-class RNNCell(_Cell):
+class RNNCell(Cell):
     r"""Elman cell :math:`h_t = \tanh(x_t W_x + h_{t-1} W_h + b)`.
 
     Backward: :math:`\partial L/\partial a = \partial L/\partial h_t \odot (1 - h_t^2)`, then as a linear layer.
@@ -82,7 +89,7 @@ class RNNCell(_Cell):
         return dx, (dh_prev,)
 
 
-class LSTMCell(_Cell):
+class LSTMCell(Cell):
     r"""Long short-term memory cell (gate blocks i, f, g, o).
 
     .. math::
@@ -126,7 +133,7 @@ class LSTMCell(_Cell):
         return dx, (dh_prev, dc * f)
 
 
-class GRUCell(_Cell):
+class GRUCell(Cell):
     r"""Gated recurrent unit (gate blocks z, r, n), in either of its two published forms.
 
     .. math::
@@ -149,12 +156,19 @@ class GRUCell(_Cell):
 
     gates = 3
 
-    def __init__(self, input_size: int, hidden_size: int, rng: np.random.Generator, dtype: type, reset_after: bool = True) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        rng: np.random.Generator,
+        dtype: npt.DTypeLike,
+        reset_after: bool = True,
+    ) -> None:
         super().__init__(input_size, hidden_size, rng, dtype)
         if not isinstance(reset_after, bool):
             raise TypeError(f"reset_after must be True or False, got {reset_after!r}")
         self.reset_after = reset_after
-        self.params["b_h"] = np.zeros(3 * self.hidden_size, dtype=dtype)
+        self.add_parameter("b_h", np.zeros(3 * self.hidden_size, dtype=dtype))
 
     def step(self, x: np.ndarray, state: State) -> tuple[State, Any]:
         (h_prev,) = state
@@ -213,10 +227,11 @@ class Recurrent(Layer):
     step t from the loss and from all later steps.
     """
 
-    def __init__(self, cell: _Cell) -> None:
+    def __init__(self, cell: Cell) -> None:
         super().__init__()
         self.cell = cell
-        self.params = cell.params  # the same arrays: optimizers update the cell's weights
+        for name, parameter in cell.parameters():  # the same Parameter objects, by their names
+            self._parameters[name] = parameter
         self.final_state: State | None = None
         self.hidden_gradients: list[np.ndarray] = []
         self._caches: list[Any] = []
@@ -243,14 +258,16 @@ class Recurrent(Layer):
             raise ValueError(f"grad_output must cover the {len(self._caches)} steps of forward, got {describe(grad_output)}")
         grads = {name: np.zeros_like(value) for name, value in self.params.items()}
         d_state = tuple(np.zeros_like(s) for s in self.cell.initial_state(batch, grad_output.dtype))
-        grad_x: list[np.ndarray] = [np.empty(0)] * steps
-        self.hidden_gradients = [np.empty(0)] * steps
+        grad_x, hidden_gradients = [], []
         for t in reversed(range(steps)):  # backpropagation through time
             d_state = (d_state[0] + grad_output[:, t],) + d_state[1:]  # from the loss at t, and from step t+1
-            self.hidden_gradients[t] = d_state[0]
-            grad_x[t], d_state = self.cell.step_backward(d_state, self._caches[t], grads)
-        self.grads = grads
-        return np.stack(grad_x, axis=1)  # (N, T, D)
+            hidden_gradients.append(d_state[0])
+            d_x, d_state = self.cell.step_backward(d_state, self._caches[t], grads)
+            grad_x.append(d_x)
+        self.hidden_gradients = hidden_gradients[::-1]  # in time order: [t = 0, ..., T-1]
+        for name, parameter in self._parameters.items():
+            parameter.grad = grads[name]
+        return np.stack(grad_x[::-1], axis=1)  # (N, T, D)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.cell.input_size}, {self.cell.hidden_size})"
@@ -259,14 +276,14 @@ class Recurrent(Layer):
 class RNN(Recurrent):
     """A sequence of :class:`RNNCell` steps: ``RNN(input_size, hidden_size)``."""
 
-    def __init__(self, input_size: int, hidden_size: int, *, rng: np.random.Generator | None = None, dtype: type = np.float64) -> None:
+    def __init__(self, input_size: int, hidden_size: int, *, rng: np.random.Generator | None = None, dtype: npt.DTypeLike = np.float64) -> None:
         super().__init__(RNNCell(input_size, hidden_size, np.random.default_rng() if rng is None else rng, dtype))
 
 
 class LSTM(Recurrent):
     """A sequence of :class:`LSTMCell` steps: ``LSTM(input_size, hidden_size)``; ``final_state`` is (h_T, c_T)."""
 
-    def __init__(self, input_size: int, hidden_size: int, *, rng: np.random.Generator | None = None, dtype: type = np.float64) -> None:
+    def __init__(self, input_size: int, hidden_size: int, *, rng: np.random.Generator | None = None, dtype: npt.DTypeLike = np.float64) -> None:
         super().__init__(LSTMCell(input_size, hidden_size, np.random.default_rng() if rng is None else rng, dtype))
 
 
@@ -280,7 +297,7 @@ class GRU(Recurrent):
         *,
         reset_after: bool = True,
         rng: np.random.Generator | None = None,
-        dtype: type = np.float64,
+        dtype: npt.DTypeLike = np.float64,
     ) -> None:
         super().__init__(GRUCell(input_size, hidden_size, np.random.default_rng() if rng is None else rng, dtype, reset_after))
 
@@ -306,3 +323,44 @@ class LastTimeStep(Layer):
 
     def __repr__(self) -> str:
         return "LastTimeStep()"
+
+
+_LAYERS: dict[str, type[Recurrent]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+
+class RecurrentNet(Sequential):
+    """A recurrent layer and a linear head: ``kind`` ("rnn", "lstm", "gru") with ``hidden_size`` units.
+
+    Inputs are (N, T, ``input_size``) floats, or (N, T) token ids when ``vocab_size`` is
+    given (an :class:`~dltutor.scratch.layers.Embedding` of width ``input_size`` comes
+    first). Outputs are (N, ``output_size``) from the last step, or (N, T, ``output_size``)
+    from every step with ``return_sequences=True``. LSTM forget-gate biases start at 1, as
+    in Keras (Jozefowicz et al., 2015), so that the cell remembers by default. The twin of
+    :class:`dltutor.torch.RecurrentNet` and :class:`dltutor.keras.RecurrentNet`.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        vocab_size: int | None = None,
+        return_sequences: bool = False,
+        *,
+        rng: np.random.Generator | None = None,
+        dtype: npt.DTypeLike = np.float64,
+    ) -> None:
+        self.spec = RecurrentSpec(kind, input_size, hidden_size, output_size, vocab_size, return_sequences)
+        rng = np.random.default_rng() if rng is None else rng
+        layers: list[Layer] = []
+        if vocab_size is not None:
+            layers.append(Embedding(vocab_size, input_size, rng=rng, dtype=dtype))
+        recurrent = _LAYERS[kind](input_size, hidden_size, rng=rng, dtype=dtype)
+        if kind == "lstm":
+            recurrent.params["b"][hidden_size : 2 * hidden_size] = self.spec.forget_bias  # forget gate
+        layers.append(recurrent)
+        if not return_sequences:
+            layers.append(LastTimeStep())
+        layers.append(Linear(hidden_size, output_size, rng=rng, dtype=dtype))  # on (N, H) or (N, T, H)
+        super().__init__(layers)

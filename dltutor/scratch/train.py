@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
-from dltutor._checks import as_float_array, check_positive_int, check_same_length
+from dltutor.checks import as_float_array, check_positive_int, check_same_length, describe
 from dltutor.metrics import accuracy
+from dltutor.scratch.layers import Layer
 from dltutor.scratch.losses import CrossEntropyLoss, Loss
-from dltutor.scratch.network import Sequential
-from dltutor.scratch.optim import SGD
+from dltutor.scratch.optim import Optimizer
+from dltutor.scratch.layers import predict
 
 
 def minibatches(
     num_examples: int, batch_size: int, rng: np.random.Generator | None = None
 ) -> Iterator[np.ndarray]:
-    """Yield index arrays that cover ``range(num_examples)`` in batches, shuffled if ``rng`` is given."""
+    """Index arrays covering ``range(num_examples)`` in batches, shuffled if ``rng`` is given."""
     num_examples = check_positive_int(num_examples, "num_examples")
     batch_size = check_positive_int(batch_size, "batch_size")
     order = rng.permutation(num_examples) if rng is not None else np.arange(num_examples)
@@ -24,69 +26,92 @@ def minibatches(
         yield order[start : start + batch_size]
 
 
-def _check_inputs(x: np.ndarray) -> np.ndarray:
-    """A batch-first float array of any rank ≥ 2: (N, features) or (N, C, H, W); layers check the rest."""
-    x = as_float_array(x, "x")
-    if x.ndim < 2:
-        raise ValueError(f"x must be batch first with at least 2 dimensions, got shape {x.shape}")
-    return x
+def _check_inputs(x: Any) -> np.ndarray:
+    """A batch-first array of any rank ≥ 2: (N, features), (N, C, H, W), or token ids (N, T).
+
+    Floats are checked for NaN and infinities; integer ids stay integers (an embedding
+    looks them up). The layers check the rest.
+    """
+    array = np.asarray(x)
+    if array.dtype.kind not in "iu":
+        array = as_float_array(x, "x")
+    if array.ndim < 2:
+        raise ValueError(f"x must be batch first with at least 2 dimensions, got {describe(array)}")
+    return array
 
 
-def _prepare_targets(loss: Loss, y: np.ndarray, name: str) -> np.ndarray:
+def _prepare_targets(loss: Loss, y: Any, name: str) -> np.ndarray:
     return np.asarray(y) if isinstance(loss, CrossEntropyLoss) else as_float_array(y, name)
 
 
+def _accuracy(labels: np.ndarray, logits: np.ndarray) -> float:
+    """Accuracy of (N, K) or per-position (N, T, K) logits."""
+    return accuracy(labels.reshape(-1), logits.reshape(-1, logits.shape[-1]))
+
+
 def evaluate(
-    model: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray
+    model: Layer, loss: Loss, x: np.ndarray, y: np.ndarray, batch_size: int = 256
 ) -> dict[str, float]:
-    """Loss (and accuracy, for a classifier) of ``model`` on the whole of ``x, y``."""
+    """Loss (and accuracy, for a classifier) of ``model`` on ``x, y``, in evaluation mode.
+
+    The outputs are computed ``batch_size`` examples at a time (:func:`predict`), then
+    scored together, so the loss is exactly the mean over all of ``x``.
+    """
     x = _check_inputs(x)
     y = _prepare_targets(loss, y, "y")
     check_same_length(x, y, "x", "y")
-    output = model.forward(x)
+    output = predict(model, x, batch_size)
     result = {"loss": loss.forward(output, y)}
     if isinstance(loss, CrossEntropyLoss):
-        result["accuracy"] = accuracy(y, output)
+        result["accuracy"] = _accuracy(y, output)
     return result
 
 
 def fit(
-    model: Sequential,
+    model: Layer,
     loss: Loss,
-    optimizer: SGD,
+    optimizer: Optimizer,
     x: np.ndarray,
     y: np.ndarray,
     *,
     epochs: int,
     batch_size: int,
-    rng: np.random.Generator | None = None,
+    seed: int = 0,
+    shuffle: bool = True,
     validation_data: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, list[float]]:
     """Train ``model`` by mini-batch gradient descent; return the per-epoch history.
 
     Each step: ``output = model.forward(x_batch)``, ``L = loss.forward(output, y_batch)``,
-    ``model.backward(loss.backward())``, ``optimizer.step(model)``.
-    The history has ``"loss"`` (mean over the epoch's batches), plus ``"accuracy"`` for a
-    cross-entropy loss, and the same keys prefixed ``val_`` when ``validation_data`` is given,
-    as Keras' ``History.history`` does.
+    ``model.backward(loss.backward())``, ``optimizer.step(model.parameters())``. The
+    examples are shuffled every epoch by a generator seeded with ``seed`` (pass
+    ``shuffle=False`` to keep their order). The history has ``"loss"`` and, for a
+    cross-entropy loss, ``"accuracy"`` — both means over the epoch's batches, weighted by
+    batch size, as Keras reports them — and the same keys prefixed ``val_`` when
+    ``validation_data`` is given, measured after the epoch in evaluation mode.
     """
     x = _check_inputs(x)
     y = _prepare_targets(loss, y, "y")
     check_same_length(x, y, "x", "y")
     epochs = check_positive_int(epochs, "epochs")
+    rng = np.random.default_rng(seed) if shuffle else None
+    is_classifier = isinstance(loss, CrossEntropyLoss)
     history: dict[str, list[float]] = {}
     for _ in range(epochs):
-        batch_losses, batch_sizes = [], []
+        model.train()
+        losses, accuracies, sizes = [], [], []
         for index in minibatches(len(x), batch_size, rng):
             output = model.forward(x[index])
-            batch_losses.append(loss.forward(output, y[index]))
-            batch_sizes.append(len(index))
+            losses.append(loss.forward(output, y[index]))
+            if is_classifier:
+                accuracies.append(_accuracy(y[index], output))
+            sizes.append(len(index))
             model.backward(loss.backward())
-            optimizer.step(model)
-        history.setdefault("loss", []).append(float(np.average(batch_losses, weights=batch_sizes)))
-        if isinstance(loss, CrossEntropyLoss):
-            history.setdefault("accuracy", []).append(accuracy(y, model.forward(x)))
+            optimizer.step(model.parameters())
+        history.setdefault("loss", []).append(float(np.average(losses, weights=sizes)))
+        if is_classifier:
+            history.setdefault("accuracy", []).append(float(np.average(accuracies, weights=sizes)))
         if validation_data is not None:
-            for key, value in evaluate(model, loss, *validation_data).items():
+            for key, value in evaluate(model, loss, *validation_data, batch_size=batch_size).items():
                 history.setdefault(f"val_{key}", []).append(value)
     return history

@@ -1,50 +1,40 @@
-"""PyTorch twins of the scratch models, a model-agnostic training loop, and device selection.
+"""PyTorch twins of the scratch models, their weight layout, a training loop, device selection.
 
-Importing this module imports PyTorch; it never imports TensorFlow or Keras.
+Importing this module imports PyTorch; it never imports TensorFlow or Keras. Modules by
+concept: ``dense``, ``convolutional``, ``recurrent``, ``generative`` (the models),
+``build`` (layer specs to modules), ``layout`` (every scratch↔PyTorch weight conversion),
+``train``, ``generate``, ``device``, ``interpret``.
 """
 
+from dltutor.torch.convolutional import CNN
+from dltutor.torch.dense import MLP
 from dltutor.torch.device import DEVICE_VARIABLE, get_device, set_seed
+from dltutor.torch.generate import sample_text
+from dltutor.torch.generative import VAE, Autoencoder, ConvAutoencoder, VAELoss
 from dltutor.torch.interpret import saliency
-from dltutor.torch.recurrent import (
-    RecurrentNet,
-    SequenceCrossEntropyLoss,
-    recurrent_gradients,
-    sample_text,
-    set_recurrent_weights,
-)
-from dltutor.torch.models import (
-    CNN,
-    MLP,
-    VAE,
-    Autoencoder,
-    ConvAutoencoder,
-    VAELoss,
-    get_weights,
-    loss_and_gradients,
-    set_weights,
-)
+from dltutor.torch.layout import get_weights, gradients, loss_and_gradients, set_weights
+from dltutor.torch.recurrent import RecurrentNet, SequenceCrossEntropyLoss
 from dltutor.torch.train import evaluate, fit, predict
 
 __all__ = [
-    "Autoencoder",
     "CNN",
-    "ConvAutoencoder",
     "DEVICE_VARIABLE",
     "MLP",
+    "VAE",
+    "Autoencoder",
+    "ConvAutoencoder",
     "RecurrentNet",
     "SequenceCrossEntropyLoss",
-    "VAE",
     "VAELoss",
     "evaluate",
     "fit",
     "get_device",
     "get_weights",
+    "gradients",
     "loss_and_gradients",
     "predict",
-    "recurrent_gradients",
     "saliency",
     "sample_text",
-    "set_recurrent_weights",
     "set_seed",
     "set_weights",
 ]

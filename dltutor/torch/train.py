@@ -2,51 +2,103 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from dltutor._checks import as_float_array, check_positive_int, check_same_length
+from dltutor.checks import as_float_array, check_positive_int, check_same_length
 from dltutor.metrics import accuracy
 from dltutor.torch.device import get_device
+from dltutor.torch.recurrent import SequenceCrossEntropyLoss
+
+_CLASSIFICATION_LOSSES = (nn.CrossEntropyLoss, nn.NLLLoss, SequenceCrossEntropyLoss)
 
 
-def _targets(model: nn.Module, loss_fn: nn.Module, y: np.ndarray) -> torch.Tensor:
-    """Labels and token ids as int64; anything else in the model's float dtype."""
-    y = np.asarray(y)
-    if isinstance(loss_fn, nn.CrossEntropyLoss) or y.dtype.kind in "iu":  # class labels or token ids
-        return torch.as_tensor(y, dtype=torch.long)
+def is_classification(loss_fn: nn.Module) -> bool:
+    """True for losses that take class labels: their targets are int64 and accuracy is reported."""
+    return isinstance(loss_fn, _CLASSIFICATION_LOSSES)
+
+
+def as_inputs(model: nn.Module, x: Any) -> torch.Tensor:
+    """Token ids (integers) as int64; anything else as floats in the model's dtype."""
+    array = np.asarray(x)
+    if array.dtype.kind in "iu":
+        return torch.as_tensor(array, dtype=torch.long)
+    return torch.as_tensor(as_float_array(x, "x"), dtype=next(model.parameters()).dtype)
+
+
+def as_targets(model: nn.Module, loss_fn: nn.Module, y: Any) -> torch.Tensor:
+    """Class labels as int64 for a classification loss; anything else in the model's dtype."""
+    if is_classification(loss_fn):
+        return torch.as_tensor(np.asarray(y), dtype=torch.long)
     return torch.as_tensor(as_float_array(y, "y"), dtype=next(model.parameters()).dtype)
+
+
+def _to_cpu(output: Any) -> Any:
+    return tuple(part.cpu() for part in output) if isinstance(output, tuple) else output.cpu()
+
+
+def _batches(inputs: torch.Tensor, batch_size: int, device: torch.device) -> Iterator[torch.Tensor]:
+    for batch in inputs.split(check_positive_int(batch_size, "batch_size")):
+        yield batch.to(device)
 
 
 @torch.no_grad()
 def predict(
     model: nn.Module, x: np.ndarray, batch_size: int = 1024, device: torch.device | None = None
-) -> np.ndarray:
-    """The model's outputs for ``x`` as a NumPy array, computed in batches in eval mode."""
+) -> Any:
+    """The model's outputs for ``x`` as NumPy, computed in batches in eval mode.
+
+    A model with several outputs (the VAE's ``(logits, mu, log_var)``) gives a tuple of arrays.
+    """
     device = get_device() if device is None else device
     model.to(device).eval()
-    dtype = next(model.parameters()).dtype
-    inputs = torch.as_tensor(as_float_array(x, "x"), dtype=dtype)
-    outputs = [model(batch.to(device)).cpu() for batch in inputs.split(check_positive_int(batch_size, "batch_size"))]
+    outputs = [_to_cpu(model(batch)) for batch in _batches(as_inputs(model, x), batch_size, device)]
+    if isinstance(outputs[0], tuple):
+        return tuple(torch.cat(parts).numpy() for parts in zip(*outputs, strict=True))
     return torch.cat(outputs).numpy()
 
 
+@torch.no_grad()
 def evaluate(
     model: nn.Module,
     loss_fn: nn.Module,
     x: np.ndarray,
     y: np.ndarray,
+    batch_size: int = 1024,
     device: torch.device | None = None,
 ) -> dict[str, float]:
-    """Loss (and accuracy, for a cross-entropy classifier) of ``model`` on ``x, y``."""
+    """Loss (and accuracy, for a classification loss) of ``model`` on ``x, y``, in eval mode.
+
+    Computed ``batch_size`` examples at a time; the loss is the mean over all of ``x``.
+    """
+    device = get_device() if device is None else device
     check_same_length(np.asarray(x), np.asarray(y), "x", "y")
-    output = torch.as_tensor(predict(model, x, device=device))  # in the model's dtype
-    result = {"loss": float(loss_fn(output, _targets(model, loss_fn, y)))}
-    if isinstance(loss_fn, nn.CrossEntropyLoss):
-        result["accuracy"] = accuracy(np.asarray(y), output.numpy())
+    model.to(device).eval()
+    inputs, targets = as_inputs(model, x), as_targets(model, loss_fn, y)
+    total, correct, count = 0.0, 0.0, 0
+    for batch_inputs, batch_targets in zip(
+        _batches(inputs, batch_size, device), _batches(targets, batch_size, device), strict=True
+    ):
+        output = model(batch_inputs)
+        total += float(loss_fn(output, batch_targets)) * len(batch_inputs)
+        if is_classification(loss_fn):
+            correct += _batch_accuracy(output, batch_targets) * len(batch_inputs)
+        count += len(batch_inputs)
+    result = {"loss": total / count}
+    if is_classification(loss_fn):
+        result["accuracy"] = correct / count
     return result
+
+
+def _batch_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """Accuracy of (N, K) logits, or per position of (N, T, K) logits."""
+    flat_logits = logits.detach().reshape(-1, logits.shape[-1]).cpu().numpy()
+    return accuracy(labels.reshape(-1).cpu().numpy(), flat_logits)
 
 
 def fit(
@@ -59,6 +111,7 @@ def fit(
     epochs: int,
     batch_size: int,
     seed: int = 0,
+    shuffle: bool = True,
     validation_data: tuple[np.ndarray, np.ndarray] | None = None,
     device: torch.device | None = None,
 ) -> dict[str, list[float]]:
@@ -66,39 +119,41 @@ def fit(
 
     One step: ``optimizer.zero_grad()``, ``loss = loss_fn(model(x_batch), y_batch)``,
     ``loss.backward()``, ``optimizer.step()``. The history has the keys of
-    :func:`dltutor.scratch.fit` (``loss``, ``accuracy`` for a cross-entropy loss, and
-    ``val_*``). The data are shuffled by a generator seeded with ``seed``; the model is
+    :func:`dltutor.scratch.fit`: ``loss`` and, for a classification loss, ``accuracy`` —
+    means over the epoch's batches, weighted by batch size, as Keras reports them — and
+    ``val_*`` measured after each epoch in eval mode. The examples are shuffled every epoch
+    by a generator seeded with ``seed`` (``shuffle=False`` keeps their order); the model is
     moved to ``device`` (default :func:`get_device`).
     """
     device = get_device() if device is None else device
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
-    x = as_float_array(x, "x")
-    check_same_length(x, np.asarray(y), "x", "y")
-    inputs = torch.as_tensor(x, dtype=next(model.parameters()).dtype)
-    targets = _targets(model, loss_fn, y)
+    check_same_length(np.asarray(x), np.asarray(y), "x", "y")
     loader = DataLoader(
-        TensorDataset(inputs, targets),
+        TensorDataset(as_inputs(model, x), as_targets(model, loss_fn, y)),
         batch_size=batch_size,
-        shuffle=True,
+        shuffle=shuffle,
         generator=torch.Generator().manual_seed(seed),
     )
     model.to(device)
     history: dict[str, list[float]] = {}
     for _ in range(epochs):
         model.train()
-        total, count = 0.0, 0
+        total, correct, count = 0.0, 0.0, 0
         for batch_inputs, batch_targets in loader:
             batch_inputs, batch_targets = batch_inputs.to(device), batch_targets.to(device)
             optimizer.zero_grad()
-            loss = loss_fn(model(batch_inputs), batch_targets)
+            output = model(batch_inputs)
+            loss = loss_fn(output, batch_targets)
             loss.backward()
             optimizer.step()
             total += loss.item() * len(batch_inputs)
+            if is_classification(loss_fn):
+                correct += _batch_accuracy(output, batch_targets) * len(batch_inputs)
             count += len(batch_inputs)
         history.setdefault("loss", []).append(total / count)
-        if isinstance(loss_fn, nn.CrossEntropyLoss):
-            history.setdefault("accuracy", []).append(accuracy(np.asarray(y), predict(model, x, device=device)))
+        if is_classification(loss_fn):
+            history.setdefault("accuracy", []).append(correct / count)
         if validation_data is not None:
             for key, value in evaluate(model, loss_fn, *validation_data, device=device).items():
                 history.setdefault(f"val_{key}", []).append(value)
