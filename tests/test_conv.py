@@ -97,7 +97,7 @@ def test_loops_equal_vectorized(case) -> None:
     np.testing.assert_allclose(scratch.conv2d_loops(x, weight, bias, case["stride"], case["padding"]), y, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(scratch.conv2d(x, weight, bias, case["stride"], case["padding"]), y, rtol=1e-12, atol=1e-12)
     loop_grads = scratch.conv2d_backward_loops(x, weight, upstream, case["stride"], case["padding"])
-    for ours, loops in zip((grad_x, layer.grads["W"], layer.grads["b"]), loop_grads):
+    for ours, loops in zip((grad_x, layer.grads["W"], layer.grads["b"]), loop_grads, strict=True):
         np.testing.assert_allclose(ours, loops, rtol=1e-12, atol=1e-12)
 
 
@@ -229,3 +229,83 @@ def test_pool_matches_keras(case, kind) -> None:
     y_k, (dx,) = keras_gradients(keras_pool, nhwc(x), nhwc(upstream))
     np.testing.assert_allclose(nhwc(y), y_k, **KERAS_TOLERANCE)
     np.testing.assert_allclose(nhwc(pool.backward(upstream)), dx.numpy(), **KERAS_TOLERANCE)
+
+
+# --- transposed convolution -----------------------------------------------------------------
+
+
+@st.composite
+def transpose_cases(draw, stride_at_most_kernel: bool = False):
+    kernel = draw(st.integers(1, 3))
+    return {
+        "batch": draw(st.integers(1, 3)),
+        "in_channels": draw(st.integers(1, 3)),
+        "out_channels": draw(st.integers(1, 3)),
+        "height": draw(st.integers(1, 4)),
+        "width": draw(st.integers(1, 4)),
+        "kernel": kernel,
+        "stride": draw(st.integers(1, kernel if stride_at_most_kernel else 3)),
+        "seed": draw(st.integers(0, 2**16)),
+    }
+
+
+def transpose_arrays(case, dtype=np.float64):
+    rng = np.random.default_rng(case["seed"])
+    x = rng.standard_normal((case["batch"], case["in_channels"], case["height"], case["width"])).astype(dtype)
+    layer = scratch.ConvTranspose2D(case["in_channels"], case["out_channels"], case["kernel"], case["stride"], rng=rng)
+    layer.params["b"][:] = rng.standard_normal(case["out_channels"])
+    layer.params["W"][:] = layer.params["W"].astype(dtype)
+    y = layer.forward(x)
+    upstream = rng.standard_normal(y.shape).astype(dtype)
+    return layer, x, y, upstream, layer.backward(upstream)
+
+
+@pytest.mark.parametrize("kernel, stride", [(2, 2), (3, 1), (3, 2), (2, 3)])
+def test_conv_transpose_backward_gradcheck(kernel: int, stride: int, rng) -> None:
+    layer = scratch.ConvTranspose2D(2, 3, kernel, stride, rng=rng)
+    errors = scratch.check_layer(layer, rng.standard_normal((2, 2, 3, 4)), rng)
+    assert max(errors.values()) < TOLERANCE, errors
+
+
+def test_conv_transpose_doubles_the_size(rng) -> None:
+    layer = scratch.ConvTranspose2D(4, 2, rng=rng)  # kernel 2, stride 2
+    assert layer.forward(rng.standard_normal((3, 4, 5, 6))).shape == (3, 2, 10, 12)
+
+
+@pytest.mark.torch
+@settings(max_examples=30, deadline=None)
+@given(case=transpose_cases())
+def test_conv_transpose_matches_torch(case) -> None:
+    torch = pytest.importorskip("torch")
+
+    layer, x, y, upstream, grad_x = transpose_arrays(case)
+    x_t = torch.tensor(x, requires_grad=True)
+    w_t = torch.tensor(layer.params["W"], requires_grad=True)
+    b_t = torch.tensor(layer.params["b"], requires_grad=True)
+    y_t = torch.nn.functional.conv_transpose2d(x_t, w_t, b_t, stride=case["stride"])
+    (y_t * torch.tensor(upstream)).sum().backward()
+    pairs = [(y, y_t), (grad_x, x_t.grad), (layer.grads["W"], w_t.grad), (layer.grads["b"], b_t.grad)]
+    for ours, theirs in pairs:
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.keras
+@settings(max_examples=20, deadline=None)
+@given(case=transpose_cases(stride_at_most_kernel=True))
+def test_conv_transpose_matches_keras(case) -> None:
+    # With stride > kernel Keras' "valid" output has H·s + max(k - s, 0) rows, PyTorch's and
+    # ours (H - 1)·s + k: Keras pads trailing zeros. The two agree for stride ≤ kernel.
+    pytest.importorskip("tensorflow")
+    import dltutor.keras  # noqa: F401  (quiet TensorFlow)
+    import keras
+
+    layer, x, y, upstream, grad_x = transpose_arrays(case, dtype=np.float32)
+    conv = keras.layers.Conv2DTranspose(case["out_channels"], case["kernel"], strides=case["stride"])
+    conv.build((None, case["height"], case["width"], case["in_channels"]))
+    kernel = layer.params["W"].transpose(2, 3, 1, 0).astype(np.float32)  # (k, k, C_out, C_in)
+    conv.set_weights([kernel, layer.params["b"].astype(np.float32)])
+    y_k, (dx, dW, db) = keras_gradients(conv, nhwc(x), nhwc(upstream).astype(np.float32))
+    np.testing.assert_allclose(nhwc(y), y_k, **KERAS_TOLERANCE)
+    np.testing.assert_allclose(nhwc(grad_x), dx.numpy(), **KERAS_TOLERANCE)
+    np.testing.assert_allclose(layer.grads["W"].transpose(2, 3, 1, 0), dW.numpy(), **KERAS_TOLERANCE)
+    np.testing.assert_allclose(layer.grads["b"], db.numpy(), **KERAS_TOLERANCE)

@@ -1,4 +1,4 @@
-"""`import dltutor` is light: no framework, and fast."""
+"""`import dltutor` is light: it loads no framework (the deterministic guard for a slow import)."""
 
 import subprocess
 import sys
@@ -27,15 +27,6 @@ def test_core_modules_load_no_framework(module: str) -> None:
         f"import sys, {module}; print(','.join(m for m in {FRAMEWORKS!r} if m in sys.modules))"
     )
     assert loaded == ""
-
-
-def test_import_is_fast() -> None:
-    # The best of three fresh interpreters, so one slow disk read does not fail the test.
-    times = [
-        float(run_python("import time; t = time.perf_counter(); import dltutor; print(time.perf_counter() - t)"))
-        for _ in range(3)
-    ]
-    assert min(times) < 0.3
 
 
 def test_subpackages_load_on_attribute_access() -> None:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import labels_for
+from helpers import labels_for
 from dltutor import scratch
 
 tf = pytest.importorskip("tensorflow")
@@ -101,7 +101,7 @@ def test_mlp(activation: str, loss_name: str, output_size: int, rng: np.random.G
     assert_close(reference.forward(x), model.predict(x, verbose=0))
     assert_close(value, keras_value)
     assert len(keras_gradients) == len(reference.gradients()) == 6
-    for ours, theirs in zip(reference.gradients(), keras_gradients):
+    for ours, theirs in zip(reference.gradients(), keras_gradients, strict=True):
         assert_close(ours, theirs)
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import labels_for
+from helpers import labels_for
 from dltutor import scratch
 
 torch = pytest.importorskip("torch")
@@ -82,7 +82,7 @@ def test_cross_entropy(rng: np.random.Generator) -> None:
 def test_mlp(activation: str, loss_name: str, output_size: int, rng: np.random.Generator) -> None:
     reference = scratch.MLP([6, 8, 7, output_size], activation=activation, rng=rng)
     model = dtorch.MLP([6, 8, 7, output_size], activation=activation).double().to(DEVICE)
-    model.set_weights(reference.get_weights())
+    dtorch.set_weights(model, reference.get_weights())
     x = rng.standard_normal((10, 6))
     if loss_name == "cross_entropy":
         y = labels_for(rng, 10, output_size)
@@ -98,13 +98,13 @@ def test_mlp(activation: str, loss_name: str, output_size: int, rng: np.random.G
     assert_close(reference.forward(x), dtorch.predict(model, x, device=DEVICE))
     assert_close(value, torch_value)
     assert len(torch_gradients) == len(reference.gradients()) == 6
-    for ours, theirs in zip(reference.gradients(), torch_gradients):
+    for ours, theirs in zip(reference.gradients(), torch_gradients, strict=True):
         assert_close(ours, theirs)
 
 
 def test_weights_round_trip(rng: np.random.Generator) -> None:
     weights = scratch.MLP([3, 4, 2], rng=rng).get_weights()
     model = dtorch.MLP([3, 4, 2]).double()
-    model.set_weights(weights)
-    for ours, theirs in zip(weights, model.get_weights()):
+    dtorch.set_weights(model, weights)
+    for ours, theirs in zip(weights, dtorch.get_weights(model), strict=True):
         np.testing.assert_array_equal(ours, theirs)

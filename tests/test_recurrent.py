@@ -92,7 +92,7 @@ def test_matches_torch(case) -> None:
 
     module_class = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[case["kind"]]
     module = module_class(case["input_size"], case["hidden_size"], batch_first=True).double()
-    dtorch.set_recurrent_weights(module, [layer.params[name] for name in layer.params])
+    dtorch.set_weights(module, [layer.params[name] for name in layer.params])
     x_t = torch.tensor(x, requires_grad=True)
     outputs_t, state_t = module(x_t)
     (outputs_t * torch.tensor(upstream)).sum().backward()
@@ -102,10 +102,10 @@ def test_matches_torch(case) -> None:
 
     close(outputs, outputs_t.detach().numpy())
     final_t = state_t if isinstance(state_t, tuple) else (state_t,)  # LSTM: (h_n, c_n)
-    for ours, theirs in zip(final_state, final_t):
+    for ours, theirs in zip(final_state, final_t, strict=True):
         close(ours, theirs[0].detach().numpy())
     close(grad_x, x_t.grad.numpy())
-    for ours, theirs in zip(grads, dtorch.recurrent_gradients(module)):
+    for ours, theirs in zip(grads, dtorch.gradients(module), strict=True):
         close(ours, theirs)
 
 
@@ -137,7 +137,7 @@ def test_matches_keras(case) -> None:
         "gru": lambda: keras.layers.GRU(case["hidden_size"], reset_after=reset_after, **options),
     }[kind]()
     keras_layer.build((None, case["steps"], case["input_size"]))
-    dkeras.set_recurrent_weights(keras_layer, [layer.params[name] for name in layer.params])
+    dkeras.set_weights(keras_layer, [layer.params[name] for name in layer.params])
     x_t = tf.Variable(x)
     with tf.GradientTape() as tape:
         outputs_k, *states_k = keras_layer(x_t)
@@ -148,7 +148,7 @@ def test_matches_keras(case) -> None:
         np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-5, atol=1e-5)
 
     close(outputs, outputs_k)
-    for ours, theirs in zip(final_state, states_k):  # LSTM: [h, c]
+    for ours, theirs in zip(final_state, states_k, strict=True):  # LSTM: [h, c]
         close(ours, theirs)
     close(grad_x, keras_grads[0])
     dW_x, dW_h, d_bias = (np.asarray(g) for g in keras_grads[1:])
@@ -179,8 +179,8 @@ def test_sgd_clips_before_stepping(rng) -> None:
     loss.forward(model.forward(np.full((1, 2), 100.0)), np.zeros((1, 1)))
     model.backward(loss.backward())
     optimizer = scratch.SGD(1.0, max_grad_norm=0.5)
-    optimizer.step(model)
-    step = np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(model.get_weights(), before)))
+    optimizer.step(model.parameters())
+    step = np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(model.get_weights(), before, strict=True)))
     assert optimizer.last_gradient_norm > 0.5 and np.isclose(step, 0.5)
 
 

@@ -1,14 +1,37 @@
-"""Keras 3 (TensorFlow backend) twins of the scratch models, and training helpers.
+"""Keras 3 (TensorFlow backend) twins of the scratch models, their weight layout, training helpers.
 
 Importing it (or plain ``import dltutor``) before TensorFlow silences TensorFlow's C++ and
 Python log lines and selects the TensorFlow backend, so notebooks need no boilerplate:
 the environment defaults are set in ``dltutor/__init__.py``, which Python runs before
-this module. Import ``dltutor`` before ``tensorflow`` or ``keras``. It never imports PyTorch.
+this module. Import ``dltutor`` before ``tensorflow`` or ``keras``. It never imports
+PyTorch. Modules by concept: ``dense``, ``convolutional``, ``recurrent``, ``generative``
+(the models), ``build`` (layer specs to layers), ``layout`` (every scratch↔Keras weight
+conversion), ``generate``, ``device``, ``interpret``.
 """
 
-from dltutor.keras.device import get_device, set_seed
+from dltutor.keras.convolutional import CNN
+from dltutor.keras.dense import MLP
+from dltutor.keras.device import DEVICE_VARIABLE, get_device, set_seed
+from dltutor.keras.generate import sample_text
+from dltutor.keras.generative import VAE, Autoencoder, ConvAutoencoder, VAELoss
 from dltutor.keras.interpret import saliency
-from dltutor.keras.recurrent import RecurrentNet, sample_text, set_recurrent_weights
-from dltutor.keras.models import CNN, MLP, VAE, Autoencoder, ConvAutoencoder, loss_and_gradients
+from dltutor.keras.layout import get_weights, loss_and_gradients, set_weights
+from dltutor.keras.recurrent import RecurrentNet
 
-__all__ = ["Autoencoder", "CNN", "ConvAutoencoder", "MLP", "RecurrentNet", "VAE", "get_device", "loss_and_gradients", "saliency", "sample_text", "set_recurrent_weights", "set_seed"]
+__all__ = [
+    "CNN",
+    "DEVICE_VARIABLE",
+    "MLP",
+    "VAE",
+    "Autoencoder",
+    "ConvAutoencoder",
+    "RecurrentNet",
+    "VAELoss",
+    "get_device",
+    "get_weights",
+    "loss_and_gradients",
+    "saliency",
+    "sample_text",
+    "set_seed",
+    "set_weights",
+]

@@ -94,11 +94,9 @@ def check_layer(
         return rng.choice(size, max_entries, replace=False)
 
     layer.forward(x)
-    arrays = {} if integer_input else {"x": x}
-    analytic = {} if integer_input else {"x": None}
+    arrays: dict[str, np.ndarray] = {} if integer_input else {"x": x}
     grad_x = layer.backward(upstream if len(upstream) > 1 else upstream[0])  # type: ignore[arg-type]
-    if not integer_input:
-        analytic["x"] = grad_x
+    analytic: dict[str, np.ndarray] = {} if integer_input else {"x": grad_x}
     analytic.update({name: value.copy() for name, value in layer.named_gradients().items()})
     arrays.update(layer.named_parameters())
     errors = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -135,7 +136,7 @@ class Layer:
         """Given dLoss/doutput, set each parameter's ``grad`` and return dLoss/dinput."""
         raise NotImplementedError
 
-    def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    def predict(self, x: np.ndarray, batch_size: int = 256) -> Any:
         """Outputs for ``x`` in evaluation mode, a batch at a time so memory stays bounded."""
         return predict(self, x, batch_size)
 
@@ -143,11 +144,12 @@ class Layer:
         return self.forward(x)
 
 
-def predict(model: Layer, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def predict(model: Layer, x: np.ndarray, batch_size: int = 256) -> Any:
     """``model``'s outputs for ``x`` in evaluation mode, ``batch_size`` examples at a time.
 
     Batching bounds memory: a convolution's im2col matrix for 60,000 MNIST images at once
-    would take tens of GB. The model's training mode is restored afterwards.
+    would take tens of GB. The model's training mode is restored afterwards. A model with
+    several outputs (the VAE's ``(logits, mu, log_var)``) gives a tuple of arrays.
     """
     batch_size = check_positive_int(batch_size, "batch_size")
     x = np.asarray(x)
@@ -158,7 +160,7 @@ def predict(model: Layer, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     finally:
         model.train(was_training)
     if isinstance(outputs[0], tuple):  # a model with several outputs, such as the VAE
-        return tuple(np.concatenate(parts) for parts in zip(*outputs, strict=True))  # type: ignore[return-value]
+        return tuple(np.concatenate(parts) for parts in zip(*outputs, strict=True))
     return np.concatenate(outputs)
 
 

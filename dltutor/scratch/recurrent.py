@@ -325,7 +325,7 @@ class LastTimeStep(Layer):
         return "LastTimeStep()"
 
 
-_LAYERS: dict[str, type[Recurrent]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+_LAYERS: dict[str, type[RNN] | type[LSTM] | type[GRU]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
 
 class RecurrentNet(Sequential):

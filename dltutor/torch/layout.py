@@ -58,7 +58,7 @@ def _check_recurrent(module: nn.Module) -> None:
 
 def _mapped_modules(model: nn.Module) -> list[nn.Module]:
     """The modules of ``model`` that own parameters, in order; TypeError for one not in the table."""
-    found = []
+    found: list[nn.Module] = []
     for name, module in model.named_modules():
         if not list(module.parameters(recurse=False)):
             continue
