@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -96,6 +98,10 @@ def plot_decision_boundary(
     return ax
 
 
+DIVERGING = {"RdBu", "RdGy", "PuOr", "PRGn", "PiYG", "BrBG", "RdYlBu", "RdYlGn", "Spectral", "coolwarm", "bwr", "seismic"}
+"""Matplotlib's diverging colormaps: their middle colour stands for zero."""
+
+
 def plot_images(
     images: np.ndarray,
     titles: Sequence[str] | None = None,
@@ -106,18 +112,23 @@ def plot_images(
     """A grid of images, (N, H, W) grey or (N, H, W, 3) colour; returns the array of Axes.
 
     Grey images are each scaled to their own range (useful for filters and feature maps).
+    With a diverging colormap (``"RdBu"``, ``"coolwarm"``, ...) each image's range is made
+    symmetric about zero, so the middle colour means zero and the two ends mean sign.
     """
     images = np.asarray(images)
     if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] != 3):
         raise ValueError(f"images must have shape (N, H, W) or (N, H, W, 3), got shape {images.shape}")
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"titles must have one entry per image ({len(images)}), got {len(titles)}")
-    rows = max(1, -(-len(images) // columns))
+    rows = max(1, math.ceil(len(images) / columns))
+    diverging = cmap is not None and cmap.removesuffix("_r") in DIVERGING
     fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * size * 1.15), squeeze=False)
     for index, ax in enumerate(axes.flat):
         ax.axis("off")
         if index < len(images):
-            ax.imshow(images[index], cmap=None if images.ndim == 4 else cmap)
+            limit = float(np.abs(images[index]).max()) or 1.0
+            symmetric = {"vmin": -limit, "vmax": limit} if diverging and images.ndim == 3 else {}
+            ax.imshow(images[index], cmap=None if images.ndim == 4 else cmap, **symmetric)
             if titles is not None:
                 ax.set_title(titles[index], fontsize=8)
     fig.tight_layout()

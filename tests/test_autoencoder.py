@@ -85,5 +85,6 @@ def test_keras_generative_models_train() -> None:
     vae.compile(optimizer=keras.optimizers.Adam(1e-2))
     history = vae.fit(x, epochs=5, batch_size=16, verbose=0).history["loss"]
     assert history[-1] < history[0]
-    assert vae.predict(x[:3], verbose=0).shape == (3, 16)
+    logits, mu, log_var = vae.predict(x[:3], verbose=0)  # the twins' (logits, mu, log_var)
+    assert logits.shape == (3, 16) and mu.shape == log_var.shape == (3, 2)
     assert dkeras.ConvAutoencoder(8)(np.zeros((2, 8, 8, 1), np.float32)).shape == (2, 8, 8, 1)

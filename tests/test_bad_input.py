@@ -12,7 +12,7 @@ def test_linear_wrong_width(rng) -> None:
 
 
 def test_linear_wrong_rank(rng) -> None:
-    with pytest.raises(ValueError, match=r"x must be 2-D, got .*shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"inputs of shape \(N, 3\), got .*shape \(3,\)"):
         scratch.Linear(3, 2, rng=rng).forward(np.ones(3))
 
 
@@ -57,7 +57,7 @@ def test_mse_shape_mismatch() -> None:
         (np.array([0, 1, 5]), ValueError, "below the number of classes 3, got maximum 5"),
         (np.array([0, -1, 2]), ValueError, "non-negative"),
         (np.array([0.5, 1.0, 2.0]), TypeError, "integer class labels"),
-        (np.array([[0], [1], [2]]), ValueError, "must be 1-D"),
+        (np.array([[0], [1], [2]]), ValueError, r"labels must have shape \(3,\) for logits of shape \(3, 3\)"),
         (np.array([0, 1]), ValueError, "same number of examples, got 3 and 2"),
     ],
 )
