@@ -23,7 +23,9 @@ NOISE = {
 
 # What a browser fetches by itself when it opens a page: <script src>, <link href> (style
 # sheets, preloads, icons) and CSS url()/@import. An <a href> is only followed on a click.
-REMOTE_IN_HTML = re.compile(r"<(?:script|link)\b[^>]*\b(?:src|href)=[\"']?(?:https?:)?//[^\"'>\s]+", re.I)
+REMOTE_IN_HTML = re.compile(
+    r"<(?:script|link)\b[^>]*\b(?:src|href)=[\"']?(?:https?:)?//[^\"'>\s]+", re.I
+)
 REMOTE_IN_CSS = re.compile(r"(?:url\(\s*[\"']?|@import\s+[\"'])(?:https?:)?//[^\"')\s]+", re.I)
 
 
@@ -44,7 +46,9 @@ def main(html_root: Path) -> int:
     pages = sorted(html_root.rglob("*.html"))
     if not pages:
         problems.append(f"no HTML pages under {html_root}: did the build run?")
-    notebooks = [p for p in sorted(Path("book").rglob("*.ipynb")) if ".ipynb_checkpoints" not in p.parts]
+    notebooks = [
+        p for p in sorted(Path("book").rglob("*.ipynb")) if ".ipynb_checkpoints" not in p.parts
+    ]
     for notebook in notebooks:
         page = html_root / notebook.with_suffix(".html")
         if not page.is_file():

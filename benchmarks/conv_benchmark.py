@@ -41,7 +41,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    print(f"PyTorch {torch.__version__} on {torch.get_num_threads()} CPU threads; best of {args.repeats}, float32")
+    print(
+        f"PyTorch {torch.__version__} on {torch.get_num_threads()} CPU threads; best of {args.repeats}, float32"
+    )
     print(f"{'shape':16} {'input':>16} {'NumPy ms':>9} {'torch ms':>9} {'ratio':>6}")
     ratios = []
     for name, batch, c_in, c_out, size in SHAPES:
@@ -62,9 +64,14 @@ def main() -> None:
             x_t.grad = None
             conv(x_t).backward(upstream_t)
 
-        numpy_seconds, torch_seconds = best_time(numpy_step, args.repeats), best_time(torch_step, args.repeats)
+        numpy_seconds, torch_seconds = (
+            best_time(numpy_step, args.repeats),
+            best_time(torch_step, args.repeats),
+        )
         ratios.append(numpy_seconds / torch_seconds)
-        print(f"{name:16} {str(x.shape):>16} {numpy_seconds * 1e3:>9.3f} {torch_seconds * 1e3:>9.3f} {ratios[-1]:>5.1f}×")
+        print(
+            f"{name:16} {str(x.shape):>16} {numpy_seconds * 1e3:>9.3f} {torch_seconds * 1e3:>9.3f} {ratios[-1]:>5.1f}×"
+        )
     print(f"geometric mean ratio NumPy / PyTorch: {np.exp(np.mean(np.log(ratios))):.1f}×")
 
 

@@ -5,8 +5,17 @@
 - :mod:`dltutor.scratch` -- NumPy reference implementations, forward and backward.
 - :mod:`dltutor.torch` -- the same models in PyTorch, a training loop, device selection.
 - :mod:`dltutor.keras` -- the same models in Keras 3 on TensorFlow.
-- :mod:`dltutor.data` -- offline datasets as NumPy arrays.
+- :mod:`dltutor.specs` -- architectures described once, framework-free, validated.
+- :mod:`dltutor.checks` -- input validation with errors that name expected and got.
+- :mod:`dltutor.data` -- offline datasets as NumPy arrays; :mod:`dltutor.generate` -- decoding.
 - :mod:`dltutor.metrics`, :mod:`dltutor.plot` -- evaluation and plotting helpers.
+
+The layout rule: files are cut by concept. A chapter on topic *T* adds ``scratch/T.py``,
+``torch/T.py``, ``keras/T.py``, ``book/T/`` and ``tests/test_T.py``, and its architectures
+as specs in ``specs.py``. A model in ``torch`` or ``keras`` has a scratch twin of the same
+name and arguments; every scratch-to-framework weight conversion lives in
+``torch/layout.py`` or ``keras/layout.py``; a scratch layer enters only with its gradient
+check and its parity tests against both frameworks.
 """
 
 from __future__ import annotations
@@ -23,9 +32,18 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # no oneDNN banner; reprodu
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # Keras 3's default, made explicit
 
 __version__ = "0.1.0"
-__all__ = ["data", "keras", "metrics", "plot", "scratch", "torch", "__version__"]
-
-_SUBMODULES = {"data", "keras", "metrics", "plot", "scratch", "torch"}
+_SUBMODULES = (
+    "checks",
+    "data",
+    "generate",
+    "keras",
+    "metrics",
+    "plot",
+    "scratch",
+    "specs",
+    "torch",
+)
+__all__ = [*_SUBMODULES, "__version__"]
 
 
 def __getattr__(name: str) -> ModuleType:

@@ -36,9 +36,7 @@ def as_float_array(value: Any, name: str, ndim: int | None = None) -> np.ndarray
     if ndim is not None and array.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got {describe(array)}")
     if not np.all(np.isfinite(array)):
-        raise ValueError(
-            f"{name} must be finite, got NaN or infinite entries in {describe(array)}"
-        )
+        raise ValueError(f"{name} must be finite, got NaN or infinite entries in {describe(array)}")
     return array
 
 
@@ -70,13 +68,10 @@ def as_label_array(value: Any, name: str, num_classes: int | None = None) -> np.
     if array.ndim == 0:
         raise ValueError(f"{name} must be 1-D (one label per example), got {describe(array)}")
     if array.size and array.min() < 0:
-        raise ValueError(
-            f"{name} must be non-negative class labels, got minimum {array.min()}"
-        )
+        raise ValueError(f"{name} must be non-negative class labels, got minimum {array.min()}")
     if num_classes is not None and array.size and array.max() >= num_classes:
         raise ValueError(
-            f"{name} must be below the number of classes {num_classes}, "
-            f"got maximum {array.max()}"
+            f"{name} must be below the number of classes {num_classes}, got maximum {array.max()}"
         )
     return array.astype(np.int64)
 

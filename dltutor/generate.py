@@ -34,7 +34,9 @@ def sample_sequence(
     rng = np.random.default_rng(seed)
     ids = list(vocabulary.encode(prompt))
     for _ in range(check_positive_int(length, "length")):
-        logits = np.asarray(next_logits(np.array([ids[-context:]])), dtype=np.float64) / temperature  # (V,)
+        logits = (
+            np.asarray(next_logits(np.array([ids[-context:]])), dtype=np.float64) / temperature
+        )  # (V,)
         probabilities = np.exp(logits - logits.max())
         ids.append(int(rng.choice(len(probabilities), p=probabilities / probabilities.sum())))
     return vocabulary.decode(np.array(ids))

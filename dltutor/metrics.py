@@ -57,7 +57,9 @@ def reconstruction_errors(x: Any, reconstructions: Any) -> np.ndarray:
     x = as_float_array(x, "x")
     reconstructions = as_float_array(reconstructions, "reconstructions")
     if x.shape != reconstructions.shape:
-        raise ValueError(f"x and reconstructions must have the same shape, got {x.shape} and {reconstructions.shape}")
+        raise ValueError(
+            f"x and reconstructions must have the same shape, got {x.shape} and {reconstructions.shape}"
+        )
     return ((x - reconstructions) ** 2).reshape(len(x), -1).mean(axis=1)
 
 
@@ -78,5 +80,7 @@ def roc_auc(is_positive: Any, scores: Any) -> float:
     scores = as_float_array(scores, "scores", ndim=1)
     check_same_length(flags, scores, "is_positive", "scores")
     if flags.all() or not flags.any():
-        raise ValueError("is_positive must contain both positive and negative examples to compute a ROC AUC")
+        raise ValueError(
+            "is_positive must contain both positive and negative examples to compute a ROC AUC"
+        )
     return float(roc_auc_score(flags, scores))

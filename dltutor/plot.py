@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-
 from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -98,7 +97,20 @@ def plot_decision_boundary(
     return ax
 
 
-DIVERGING = {"RdBu", "RdGy", "PuOr", "PRGn", "PiYG", "BrBG", "RdYlBu", "RdYlGn", "Spectral", "coolwarm", "bwr", "seismic"}
+DIVERGING = {
+    "RdBu",
+    "RdGy",
+    "PuOr",
+    "PRGn",
+    "PiYG",
+    "BrBG",
+    "RdYlBu",
+    "RdYlGn",
+    "Spectral",
+    "coolwarm",
+    "bwr",
+    "seismic",
+}
 """Matplotlib's diverging colormaps: their middle colour stands for zero."""
 
 
@@ -117,12 +129,16 @@ def plot_images(
     """
     images = np.asarray(images)
     if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] != 3):
-        raise ValueError(f"images must have shape (N, H, W) or (N, H, W, 3), got shape {images.shape}")
+        raise ValueError(
+            f"images must have shape (N, H, W) or (N, H, W, 3), got shape {images.shape}"
+        )
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"titles must have one entry per image ({len(images)}), got {len(titles)}")
     rows = max(1, math.ceil(len(images) / columns))
     diverging = cmap is not None and cmap.removesuffix("_r") in DIVERGING
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * size * 1.15), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(columns * size, rows * size * 1.15), squeeze=False
+    )
     for index, ax in enumerate(axes.flat):
         ax.axis("off")
         if index < len(images):
@@ -147,9 +163,13 @@ def plot_confusion_matrix(
 
     from dltutor.metrics import confusion_matrix
 
-    matrix = confusion_matrix(labels, predictions, num_classes=None if class_names is None else len(class_names))
+    matrix = confusion_matrix(
+        labels, predictions, num_classes=None if class_names is None else len(class_names)
+    )
     ax = plt.subplots(figsize=(5, 5))[1] if ax is None else ax
-    ConfusionMatrixDisplay(matrix, display_labels=class_names).plot(ax=ax, colorbar=False, cmap="Blues")
+    ConfusionMatrixDisplay(matrix, display_labels=class_names).plot(
+        ax=ax, colorbar=False, cmap="Blues"
+    )
     ax.set_title(title)
     return ax
 
@@ -169,4 +189,8 @@ def plot_image_rows(
         if len(row) < columns:
             raise ValueError(f"row {name!r} must hold at least {columns} images, got {len(row)}")
         images.append(row[:columns].reshape(columns, *image_shape))
-    return plot_images(np.concatenate(images), titles=[name for name in rows for _ in range(columns)], columns=columns)
+    return plot_images(
+        np.concatenate(images),
+        titles=[name for name in rows for _ in range(columns)],
+        columns=columns,
+    )

@@ -15,8 +15,9 @@ name in it, and a test fails if one framework knows a name the others do not.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from dltutor.checks import (
     check_choice,
@@ -85,7 +86,7 @@ class Flatten:
     """(N, C, H, W) → (N, C·H·W), between convolutions and a dense head."""
 
 
-LayerSpec = Union[Dense, Conv, ConvTranspose, MaxPool, Flatten]
+LayerSpec = Dense | Conv | ConvTranspose | MaxPool | Flatten
 
 
 def dense_stack(sizes: list[int], activation: str, last_activation: str | None) -> list[Dense]:
@@ -104,7 +105,7 @@ def dense_stack(sizes: list[int], activation: str, last_activation: str | None) 
 class MLPSpec:
     """A multilayer perceptron ``layer_sizes = [d_0, ..., d_L]`` with a linear output."""
 
-    layer_sizes: tuple[int, ...]
+    layer_sizes: Sequence[int]  # stored as a tuple
     activation: str = "relu"  # the default of modern networks: no saturation for z > 0
 
     def __post_init__(self) -> None:
@@ -122,7 +123,7 @@ class CNNSpec:
     in_channels: int
     image_size: int
     num_classes: int
-    channels: tuple[int, ...] = (32, 64)  # Keras' MNIST convnet: 32 then 64 filters
+    channels: Sequence[int] = (32, 64)  # Keras' MNIST convnet: 32 then 64 filters
     convs_per_block: int = 1  # 2 for the deeper CIFAR-style network
     hidden_units: int = 64  # the dense layer between the features and the logits
 
@@ -165,7 +166,7 @@ class CNNSpec:
 class AutoencoderSpec:
     """A dense encoder ``layer_sizes = [d, ..., k]`` down to a code of size k, and its mirror."""
 
-    layer_sizes: tuple[int, ...]
+    layer_sizes: Sequence[int]  # stored as a tuple
     activation: str = "relu"
     code_activation: str | None = None  # None: the same as ``activation``
     output_activation: str = "sigmoid"  # pixels in [0, 1]
@@ -190,11 +191,13 @@ class ConvAutoencoderSpec:
     """Two [Conv 3×3 → ReLU → MaxPool 2] blocks down to a code, two transposed convs back up."""
 
     image_size: int = 8  # the scikit-learn digits
-    channels: tuple[int, int] = (16, 8)  # (wide, narrow): the code has the narrow width
+    channels: Sequence[int] = (16, 8)  # (wide, narrow): the code has the narrow width
 
     def __post_init__(self) -> None:
         check_positive_int(self.image_size, "image_size")
-        object.__setattr__(self, "channels", check_positive_ints(self.channels, "channels", length=2))
+        object.__setattr__(
+            self, "channels", check_positive_ints(self.channels, "channels", length=2)
+        )
         if self.image_size % 4:
             raise ValueError(
                 "image_size must be divisible by 4 for two poolings and two upsamplings, "
@@ -231,7 +234,9 @@ class VAESpec:
 
     def heads(self) -> tuple[Dense, Dense]:
         """The mean and the log-variance of q(z | x), both linear."""
-        return Dense(self.hidden_units, self.latent_size), Dense(self.hidden_units, self.latent_size)
+        return Dense(self.hidden_units, self.latent_size), Dense(
+            self.hidden_units, self.latent_size
+        )
 
     def decoder(self) -> list[Dense]:
         sizes = [self.latent_size, self.hidden_units, self.input_size]

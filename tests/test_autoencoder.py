@@ -10,7 +10,11 @@ from dltutor import scratch
 CONFIGS = [
     {"layer_sizes": [12, 6], "activation": "relu"},  # input → Dense(relu) → Dense(sigmoid)
     {"layer_sizes": [12, 8, 3], "activation": "tanh", "code_activation": "identity"},
-    {"layer_sizes": [12, 4], "activation": "identity", "output_activation": "identity"},  # linear: PCA
+    {
+        "layer_sizes": [12, 4],
+        "activation": "identity",
+        "output_activation": "identity",
+    },  # linear: PCA
 ]
 
 
@@ -50,7 +54,11 @@ def test_torch_vae_loss_is_the_negative_elbo(rng) -> None:
     torch = pytest.importorskip("torch")
     import dltutor.torch as dtorch
 
-    logits, mu, log_var = rng.standard_normal((4, 6)), rng.standard_normal((4, 2)), rng.standard_normal((4, 2))
+    logits, mu, log_var = (
+        rng.standard_normal((4, 6)),
+        rng.standard_normal((4, 2)),
+        rng.standard_normal((4, 2)),
+    )
     x = rng.random((4, 6))
     p = 1 / (1 + np.exp(-logits))
     bce = -(x * np.log(p) + (1 - x) * np.log(1 - p)).sum()

@@ -7,7 +7,9 @@ from dltutor import metrics, plot, scratch
 
 
 def test_linear_wrong_width(rng) -> None:
-    with pytest.raises(ValueError, match=r"inputs of shape \(N, 3\), got array of dtype float64 and shape \(2, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"inputs of shape \(N, 3\), got array of dtype float64 and shape \(2, 4\)"
+    ):
         scratch.Linear(3, 2, rng=rng).forward(np.ones((2, 4)))
 
 
@@ -57,7 +59,11 @@ def test_mse_shape_mismatch() -> None:
         (np.array([0, 1, 5]), ValueError, "below the number of classes 3, got maximum 5"),
         (np.array([0, -1, 2]), ValueError, "non-negative"),
         (np.array([0.5, 1.0, 2.0]), TypeError, "integer class labels"),
-        (np.array([[0], [1], [2]]), ValueError, r"labels must have shape \(3,\) for logits of shape \(3, 3\)"),
+        (
+            np.array([[0], [1], [2]]),
+            ValueError,
+            r"labels must have shape \(3,\) for logits of shape \(3, 3\)",
+        ),
         (np.array([0, 1]), ValueError, "same number of examples, got 3 and 2"),
     ],
 )
@@ -81,7 +87,9 @@ def test_mlp_bad_layer_sizes(sizes, error, match) -> None:
 
 
 def test_unknown_activation() -> None:
-    with pytest.raises(ValueError, match=r"one of \('identity', 'relu', 'sigmoid', 'tanh'\), got 'softplus'"):
+    with pytest.raises(
+        ValueError, match=r"one of \('identity', 'relu', 'sigmoid', 'tanh'\), got 'softplus'"
+    ):
         scratch.MLP([2, 2], activation="softplus")
 
 
@@ -102,13 +110,31 @@ def test_sgd_bad_learning_rate(rate, error) -> None:
 
 
 def test_fit_mismatched_lengths(rng) -> None:
-    with pytest.raises(ValueError, match="x and y must have the same number of examples, got 5 and 4"):
-        scratch.fit(scratch.MLP([2, 1], rng=rng), scratch.MSELoss(), scratch.SGD(), np.ones((5, 2)), np.ones((4, 1)), epochs=1, batch_size=2)
+    with pytest.raises(
+        ValueError, match="x and y must have the same number of examples, got 5 and 4"
+    ):
+        scratch.fit(
+            scratch.MLP([2, 1], rng=rng),
+            scratch.MSELoss(),
+            scratch.SGD(),
+            np.ones((5, 2)),
+            np.ones((4, 1)),
+            epochs=1,
+            batch_size=2,
+        )
 
 
 def test_fit_bad_epochs(rng) -> None:
     with pytest.raises(ValueError, match="epochs must be a positive integer, got 0"):
-        scratch.fit(scratch.MLP([2, 1], rng=rng), scratch.MSELoss(), scratch.SGD(), np.ones((5, 2)), np.ones((5, 1)), epochs=0, batch_size=2)
+        scratch.fit(
+            scratch.MLP([2, 1], rng=rng),
+            scratch.MSELoss(),
+            scratch.SGD(),
+            np.ones((5, 2)),
+            np.ones((5, 1)),
+            epochs=0,
+            batch_size=2,
+        )
 
 
 def test_accuracy_bad_input() -> None:
@@ -124,7 +150,9 @@ def test_plot_decision_boundary_needs_2d_points() -> None:
 
 
 def test_plot_history_unknown_key() -> None:
-    with pytest.raises(ValueError, match=r"history has keys \['loss'\], got a request for \['val_loss'\]"):
+    with pytest.raises(
+        ValueError, match=r"history has keys \['loss'\], got a request for \['val_loss'\]"
+    ):
         plot.plot_history({"loss": [1.0]}, keys=["val_loss"])
 
 
@@ -141,8 +169,13 @@ def test_torch_bad_input(rng, monkeypatch) -> None:
     monkeypatch.setenv("DLTUTOR_DEVICE", missing)
     with pytest.raises(ValueError, match=f"DLTUTOR_DEVICE asks for device '{missing}'"):
         dtorch.get_device()
-    with pytest.raises(ValueError, match=r"weights\[0:2\] do not fit Linear.*needs shape \(4, 3\) in PyTorch's layout, got array of dtype float64 and shape \(3, 4\)"):
-        dtorch.set_weights(dtorch.MLP([3, 4, 2]), [np.ones((4, 3)), np.ones(4), np.ones((4, 2)), np.ones(2)])
+    with pytest.raises(
+        ValueError,
+        match=r"weights\[0:2\] do not fit Linear.*needs shape \(4, 3\) in PyTorch's layout, got array of dtype float64 and shape \(3, 4\)",
+    ):
+        dtorch.set_weights(
+            dtorch.MLP([3, 4, 2]), [np.ones((4, 3)), np.ones(4), np.ones((4, 2)), np.ones(2)]
+        )
     with pytest.raises(ValueError, match="activation must be one of"):
         dtorch.MLP([3, 2], activation="gelu")
 

@@ -9,7 +9,13 @@ from dltutor import data, scratch
 
 CONFIGS = [
     {"in_channels": 1, "image_size": 8, "num_classes": 10},
-    {"in_channels": 3, "image_size": 16, "num_classes": 4, "channels": (16, 32), "convs_per_block": 2},
+    {
+        "in_channels": 3,
+        "image_size": 16,
+        "num_classes": 4,
+        "channels": (16, 32),
+        "convs_per_block": 2,
+    },
     {"in_channels": 2, "image_size": 9, "num_classes": 3, "channels": (4,), "hidden_units": 5},
 ]
 
@@ -24,7 +30,10 @@ def test_scratch_cnn_shapes(config, rng) -> None:
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"channels": (8, 8, 8, 8)}, "4 pooling blocks halve a 8-pixel image to nothing: use at most 3"),
+        (
+            {"channels": (8, 8, 8, 8)},
+            "4 pooling blocks halve a 8-pixel image to nothing: use at most 3",
+        ),
         ({"channels": ()}, "channels must be a non-empty sequence"),
         ({"convs_per_block": 0}, "convs_per_block must be a positive integer, got 0"),
     ],
@@ -62,8 +71,12 @@ def test_random_shifts() -> None:
     images = np.random.default_rng(0).random((50, 6, 6))
     shifted = data.random_shifts(images, max_shift=1, seed=3)
     assert shifted.shape == images.shape
-    for original, moved in zip(images, shifted, strict=True):  # every image is one of its 9 possible shifts
-        candidates = [data.shift_images(original[None], r, c)[0] for r in (-1, 0, 1) for c in (-1, 0, 1)]
+    for original, moved in zip(
+        images, shifted, strict=True
+    ):  # every image is one of its 9 possible shifts
+        candidates = [
+            data.shift_images(original[None], r, c)[0] for r in (-1, 0, 1) for c in (-1, 0, 1)
+        ]
         assert any(np.array_equal(moved, candidate) for candidate in candidates)
     np.testing.assert_array_equal(shifted, data.random_shifts(images, max_shift=1, seed=3))
     np.testing.assert_array_equal(data.random_shifts(images, max_shift=0), images)
@@ -89,7 +102,9 @@ def test_torch_saliency_of_a_linear_model(rng) -> None:
     dtorch.set_weights(model, weights)
     np.testing.assert_allclose(dtorch.saliency(model, x, classes), expected, rtol=1e-12)
     predicted = dtorch.predict(model, x, device=next(model.parameters()).device).argmax(axis=1)
-    np.testing.assert_allclose(dtorch.saliency(model, x), np.abs(weights[0][:, predicted].T), rtol=1e-12)
+    np.testing.assert_allclose(
+        dtorch.saliency(model, x), np.abs(weights[0][:, predicted].T), rtol=1e-12
+    )
     with pytest.raises(ValueError, match="below the number of classes 3"):
         dtorch.saliency(model, x, np.array([0, 1, 2, 3]))
 
@@ -105,3 +120,15 @@ def test_keras_saliency_of_a_linear_model(rng) -> None:
     np.testing.assert_allclose(dkeras.saliency(model, x, classes), expected, rtol=1e-5)
     with pytest.raises(ValueError, match="same number of examples"):
         dkeras.saliency(model, x, np.array([0, 1]))
+
+
+@pytest.mark.torch
+def test_torch_cnn_slices_into_its_layers(rng) -> None:
+    torch = pytest.importorskip("torch")
+    import dltutor.torch as dtorch
+
+    cnn = dtorch.CNN(1, 8, 10, channels=(4,))
+    assert isinstance(cnn[0], torch.nn.Conv2d)
+    first = cnn[:2]  # convolution and ReLU: the first feature maps
+    x = torch.as_tensor(rng.random((2, 1, 8, 8)), dtype=torch.float32)
+    torch.testing.assert_close(first(x), torch.relu(cnn[0](x)))

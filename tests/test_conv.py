@@ -50,8 +50,17 @@ def pool_cases(draw):
 
 def conv_arrays(case, dtype=np.float64):
     rng = np.random.default_rng(case["seed"])
-    x = rng.standard_normal((case["batch"], case["in_channels"], case["height"], case["width"])).astype(dtype)
-    layer = scratch.Conv2D(case["in_channels"], case["out_channels"], case["kernel"], case["stride"], case["padding"], rng=rng)
+    x = rng.standard_normal(
+        (case["batch"], case["in_channels"], case["height"], case["width"])
+    ).astype(dtype)
+    layer = scratch.Conv2D(
+        case["in_channels"],
+        case["out_channels"],
+        case["kernel"],
+        case["stride"],
+        case["padding"],
+        rng=rng,
+    )
     layer.params["b"][:] = rng.standard_normal(case["out_channels"])
     layer.params["W"][:] = layer.params["W"].astype(dtype)
     y = layer.forward(x)
@@ -70,21 +79,37 @@ def test_conv_backward_gradcheck(stride: int, padding: int, rng) -> None:
     assert max(errors.values()) < TOLERANCE, errors
 
 
-@pytest.mark.parametrize("pool", [scratch.MaxPool2D(2), scratch.MaxPool2D(3, stride=1), scratch.AvgPool2D(2), scratch.AvgPool2D(3, stride=2)])
+@pytest.mark.parametrize(
+    "pool",
+    [
+        scratch.MaxPool2D(2),
+        scratch.MaxPool2D(3, stride=1),
+        scratch.AvgPool2D(2),
+        scratch.AvgPool2D(3, stride=2),
+    ],
+)
 def test_pool_backward_gradcheck(pool, rng) -> None:
     errors = scratch.check_layer(pool, rng.standard_normal((2, 3, 7, 6)), rng)
     assert errors["x"] < TOLERANCE, errors
 
 
 def test_flatten_backward_gradcheck(rng) -> None:
-    assert scratch.check_layer(scratch.Flatten(), rng.standard_normal((2, 3, 2, 4)), rng)["x"] < TOLERANCE
+    assert (
+        scratch.check_layer(scratch.Flatten(), rng.standard_normal((2, 3, 2, 4)), rng)["x"]
+        < TOLERANCE
+    )
 
 
 def test_small_cnn_backward_gradcheck(rng) -> None:
-    model = scratch.Sequential([
-        scratch.Conv2D(1, 2, 3, padding=1, rng=rng), scratch.Activation("tanh"), scratch.MaxPool2D(2),
-        scratch.Flatten(), scratch.Linear(2 * 3 * 3, 3, rng=rng),
-    ])
+    model = scratch.Sequential(
+        [
+            scratch.Conv2D(1, 2, 3, padding=1, rng=rng),
+            scratch.Activation("tanh"),
+            scratch.MaxPool2D(2),
+            scratch.Flatten(),
+            scratch.Linear(2 * 3 * 3, 3, rng=rng),
+        ]
+    )
     errors = scratch.check_layer(model, rng.standard_normal((2, 1, 6, 6)), rng)
     assert max(errors.values()) < TOLERANCE, errors
 
@@ -94,8 +119,15 @@ def test_small_cnn_backward_gradcheck(rng) -> None:
 def test_loops_equal_vectorized(case) -> None:
     layer, x, y, upstream, grad_x = conv_arrays(case)
     weight, bias = layer.params["W"], layer.params["b"]
-    np.testing.assert_allclose(scratch.conv2d_loops(x, weight, bias, case["stride"], case["padding"]), y, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(scratch.conv2d(x, weight, bias, case["stride"], case["padding"]), y, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        scratch.conv2d_loops(x, weight, bias, case["stride"], case["padding"]),
+        y,
+        rtol=1e-12,
+        atol=1e-12,
+    )
+    np.testing.assert_allclose(
+        scratch.conv2d(x, weight, bias, case["stride"], case["padding"]), y, rtol=1e-12, atol=1e-12
+    )
     loop_grads = scratch.conv2d_backward_loops(x, weight, upstream, case["stride"], case["padding"])
     for ours, loops in zip((grad_x, layer.grads["W"], layer.grads["b"]), loop_grads, strict=True):
         np.testing.assert_allclose(ours, loops, rtol=1e-12, atol=1e-12)
@@ -107,10 +139,15 @@ def test_convolution_is_flipped_cross_correlation(rng) -> None:
     image, kernel = rng.standard_normal((6, 7)), rng.standard_normal((3, 3))
     ours = scratch.conv2d(image[None, None], kernel[None, None], np.zeros(1))[0, 0]
     np.testing.assert_allclose(ours, correlate2d(image, kernel, mode="valid"), rtol=1e-12)
-    np.testing.assert_allclose(ours, convolve2d(image, kernel[::-1, ::-1], mode="valid"), rtol=1e-12)
+    np.testing.assert_allclose(
+        ours, convolve2d(image, kernel[::-1, ::-1], mode="valid"), rtol=1e-12
+    )
 
 
-@pytest.mark.parametrize("size, kernel, stride, padding, expected", [(28, 3, 1, 0, 26), (28, 3, 1, 1, 28), (32, 5, 2, 2, 16), (7, 3, 2, 0, 3), (8, 2, 2, 0, 4)])
+@pytest.mark.parametrize(
+    "size, kernel, stride, padding, expected",
+    [(28, 3, 1, 0, 26), (28, 3, 1, 1, 28), (32, 5, 2, 2, 16), (7, 3, 2, 0, 3), (8, 2, 2, 0, 4)],
+)
 def test_output_size(size, kernel, stride, padding, expected) -> None:
     assert scratch.output_size(size, kernel, stride, padding) == expected
 
@@ -148,7 +185,12 @@ def test_conv_matches_torch(case) -> None:
     b_t = torch.tensor(layer.params["b"], requires_grad=True)
     y_t = torch.nn.functional.conv2d(x_t, w_t, b_t, stride=case["stride"], padding=case["padding"])
     y_t.backward(torch.tensor(upstream))
-    for ours, theirs in [(y, y_t), (grad_x, x_t.grad), (layer.grads["W"], w_t.grad), (layer.grads["b"], b_t.grad)]:
+    for ours, theirs in [
+        (y, y_t),
+        (grad_x, x_t.grad),
+        (layer.grads["W"], w_t.grad),
+        (layer.grads["b"], b_t.grad),
+    ]:
         np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
@@ -159,7 +201,9 @@ def test_pool_matches_torch(case, kind) -> None:
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(case["seed"])
     x = rng.standard_normal((case["batch"], case["channels"], case["height"], case["width"]))
-    pool = (scratch.MaxPool2D if kind == "max" else scratch.AvgPool2D)(case["kernel"], case["stride"])
+    pool = (scratch.MaxPool2D if kind == "max" else scratch.AvgPool2D)(
+        case["kernel"], case["stride"]
+    )
     y = pool.forward(x)
     upstream = rng.standard_normal(y.shape)
     x_t = torch.tensor(x, requires_grad=True)
@@ -195,20 +239,37 @@ KERAS_TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
 @given(case=conv_cases(max_padding=1))
 def test_conv_matches_keras(case) -> None:
     pytest.importorskip("tensorflow")
-    import dltutor.keras  # noqa: F401  (quiet TensorFlow)
     import keras
 
+    import dltutor.keras  # noqa: F401  (quiet TensorFlow)
+
     # Keras pads only "valid" (p = 0) or "same"; "same" is symmetric for stride 1 and odd k.
-    same = case["padding"] == (case["kernel"] - 1) // 2 and case["kernel"] % 2 == 1 and case["stride"] == 1
+    same = (
+        case["padding"] == (case["kernel"] - 1) // 2
+        and case["kernel"] % 2 == 1
+        and case["stride"] == 1
+    )
     assume(case["padding"] == 0 or same)
     layer, x, y, upstream, grad_x = conv_arrays(case, dtype=np.float32)
-    conv = keras.layers.Conv2D(case["out_channels"], case["kernel"], strides=case["stride"], padding="same" if case["padding"] else "valid")
+    conv = keras.layers.Conv2D(
+        case["out_channels"],
+        case["kernel"],
+        strides=case["stride"],
+        padding="same" if case["padding"] else "valid",
+    )
     conv.build((None, case["height"], case["width"], case["in_channels"]))
-    conv.set_weights([layer.params["W"].transpose(2, 3, 1, 0).astype(np.float32), layer.params["b"].astype(np.float32)])  # (k, k, C_in, C_out)
+    conv.set_weights(
+        [
+            layer.params["W"].transpose(2, 3, 1, 0).astype(np.float32),
+            layer.params["b"].astype(np.float32),
+        ]
+    )  # (k, k, C_in, C_out)
     y_k, (dx, dW, db) = keras_gradients(conv, nhwc(x), nhwc(upstream).astype(np.float32))
     np.testing.assert_allclose(nhwc(y), y_k, **KERAS_TOLERANCE)
     np.testing.assert_allclose(nhwc(grad_x), dx.numpy(), **KERAS_TOLERANCE)
-    np.testing.assert_allclose(layer.grads["W"].transpose(2, 3, 1, 0), dW.numpy(), **KERAS_TOLERANCE)
+    np.testing.assert_allclose(
+        layer.grads["W"].transpose(2, 3, 1, 0), dW.numpy(), **KERAS_TOLERANCE
+    )
     np.testing.assert_allclose(layer.grads["b"], db.numpy(), **KERAS_TOLERANCE)
 
 
@@ -217,15 +278,22 @@ def test_conv_matches_keras(case) -> None:
 @given(case=pool_cases(), kind=st.sampled_from(["max", "avg"]))
 def test_pool_matches_keras(case, kind) -> None:
     pytest.importorskip("tensorflow")
-    import dltutor.keras  # noqa: F401
     import keras
 
+    import dltutor.keras  # noqa: F401
+
     rng = np.random.default_rng(case["seed"])
-    x = rng.standard_normal((case["batch"], case["channels"], case["height"], case["width"])).astype(np.float32)
-    pool = (scratch.MaxPool2D if kind == "max" else scratch.AvgPool2D)(case["kernel"], case["stride"])
+    x = rng.standard_normal(
+        (case["batch"], case["channels"], case["height"], case["width"])
+    ).astype(np.float32)
+    pool = (scratch.MaxPool2D if kind == "max" else scratch.AvgPool2D)(
+        case["kernel"], case["stride"]
+    )
     y = pool.forward(x)
     upstream = rng.standard_normal(y.shape).astype(np.float32)
-    keras_pool = (keras.layers.MaxPooling2D if kind == "max" else keras.layers.AveragePooling2D)(case["kernel"], strides=case["stride"])
+    keras_pool = (keras.layers.MaxPooling2D if kind == "max" else keras.layers.AveragePooling2D)(
+        case["kernel"], strides=case["stride"]
+    )
     y_k, (dx,) = keras_gradients(keras_pool, nhwc(x), nhwc(upstream))
     np.testing.assert_allclose(nhwc(y), y_k, **KERAS_TOLERANCE)
     np.testing.assert_allclose(nhwc(pool.backward(upstream)), dx.numpy(), **KERAS_TOLERANCE)
@@ -251,8 +319,12 @@ def transpose_cases(draw, stride_at_most_kernel: bool = False):
 
 def transpose_arrays(case, dtype=np.float64):
     rng = np.random.default_rng(case["seed"])
-    x = rng.standard_normal((case["batch"], case["in_channels"], case["height"], case["width"])).astype(dtype)
-    layer = scratch.ConvTranspose2D(case["in_channels"], case["out_channels"], case["kernel"], case["stride"], rng=rng)
+    x = rng.standard_normal(
+        (case["batch"], case["in_channels"], case["height"], case["width"])
+    ).astype(dtype)
+    layer = scratch.ConvTranspose2D(
+        case["in_channels"], case["out_channels"], case["kernel"], case["stride"], rng=rng
+    )
     layer.params["b"][:] = rng.standard_normal(case["out_channels"])
     layer.params["W"][:] = layer.params["W"].astype(dtype)
     y = layer.forward(x)
@@ -284,7 +356,12 @@ def test_conv_transpose_matches_torch(case) -> None:
     b_t = torch.tensor(layer.params["b"], requires_grad=True)
     y_t = torch.nn.functional.conv_transpose2d(x_t, w_t, b_t, stride=case["stride"])
     (y_t * torch.tensor(upstream)).sum().backward()
-    pairs = [(y, y_t), (grad_x, x_t.grad), (layer.grads["W"], w_t.grad), (layer.grads["b"], b_t.grad)]
+    pairs = [
+        (y, y_t),
+        (grad_x, x_t.grad),
+        (layer.grads["W"], w_t.grad),
+        (layer.grads["b"], b_t.grad),
+    ]
     for ours, theirs in pairs:
         np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
 
@@ -296,16 +373,21 @@ def test_conv_transpose_matches_keras(case) -> None:
     # With stride > kernel Keras' "valid" output has H·s + max(k - s, 0) rows, PyTorch's and
     # ours (H - 1)·s + k: Keras pads trailing zeros. The two agree for stride ≤ kernel.
     pytest.importorskip("tensorflow")
-    import dltutor.keras  # noqa: F401  (quiet TensorFlow)
     import keras
 
+    import dltutor.keras  # noqa: F401  (quiet TensorFlow)
+
     layer, x, y, upstream, grad_x = transpose_arrays(case, dtype=np.float32)
-    conv = keras.layers.Conv2DTranspose(case["out_channels"], case["kernel"], strides=case["stride"])
+    conv = keras.layers.Conv2DTranspose(
+        case["out_channels"], case["kernel"], strides=case["stride"]
+    )
     conv.build((None, case["height"], case["width"], case["in_channels"]))
     kernel = layer.params["W"].transpose(2, 3, 1, 0).astype(np.float32)  # (k, k, C_out, C_in)
     conv.set_weights([kernel, layer.params["b"].astype(np.float32)])
     y_k, (dx, dW, db) = keras_gradients(conv, nhwc(x), nhwc(upstream).astype(np.float32))
     np.testing.assert_allclose(nhwc(y), y_k, **KERAS_TOLERANCE)
     np.testing.assert_allclose(nhwc(grad_x), dx.numpy(), **KERAS_TOLERANCE)
-    np.testing.assert_allclose(layer.grads["W"].transpose(2, 3, 1, 0), dW.numpy(), **KERAS_TOLERANCE)
+    np.testing.assert_allclose(
+        layer.grads["W"].transpose(2, 3, 1, 0), dW.numpy(), **KERAS_TOLERANCE
+    )
     np.testing.assert_allclose(layer.grads["b"], db.numpy(), **KERAS_TOLERANCE)

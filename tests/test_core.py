@@ -33,7 +33,9 @@ def test_a_parameter_holds_its_gradient_in_one_place(rng) -> None:
 def test_train_and_eval_reach_every_layer(rng) -> None:
     model = scratch.VAE(6, 5, 2, rng=rng)
     model.eval()
-    assert not model.training and not model.encoder.layers[0].training and not model.decoder.training
+    assert (
+        not model.training and not model.encoder.layers[0].training and not model.decoder.training
+    )
     model.train()
     assert model.training and model.decoder.layers[-1].training
 
@@ -95,7 +97,9 @@ def test_embedding_keeps_ids_integer_and_adds_repeated_gradients(rng) -> None:
     np.testing.assert_array_equal(y[0, 0], layer.params["W"][1])
     upstream = rng.standard_normal(y.shape)
     layer.backward(upstream)
-    np.testing.assert_allclose(layer.grads["W"][1], upstream[0, 0] + upstream[0, 1] + upstream[1, 1])
+    np.testing.assert_allclose(
+        layer.grads["W"][1], upstream[0, 0] + upstream[0, 1] + upstream[1, 1]
+    )
     np.testing.assert_array_equal(layer.grads["W"][3], 0.0)  # never read
     errors = scratch.check_layer(layer, ids, rng)
     assert set(errors) == {"W"} and errors["W"] < TOLERANCE
@@ -126,9 +130,10 @@ def test_embedding_matches_torch_with_repeated_ids(rng) -> None:
 @pytest.mark.keras
 def test_embedding_matches_keras_with_repeated_ids(rng) -> None:
     pytest.importorskip("tensorflow")
-    import dltutor.keras  # noqa: F401  (quiet TensorFlow)
     import keras
     import tensorflow as tf
+
+    import dltutor.keras  # noqa: F401  (quiet TensorFlow)
 
     layer = scratch.Embedding(6, 4, rng=rng)
     layer.params["W"][...] = layer.params["W"].astype(np.float32)
@@ -144,7 +149,9 @@ def test_embedding_matches_keras_with_repeated_ids(rng) -> None:
         value = tf.reduce_sum(y_k * upstream)
     (grad,) = tape.gradient(value, twin.trainable_weights)
     np.testing.assert_allclose(y, y_k.numpy(), rtol=1e-6)
-    np.testing.assert_allclose(layer.grads["W"], tf.convert_to_tensor(grad).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        layer.grads["W"], tf.convert_to_tensor(grad).numpy(), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_cross_entropy_over_sequences_is_the_mean_over_positions(rng) -> None:
@@ -204,8 +211,16 @@ def wrong_by_one_percent(layer_class: type, name: str) -> type:
 
 FAMILIES = [
     ("dense", lambda rng: wrong_by_one_percent(scratch.Linear, "W")(5, 4, rng=rng), (3, 5)),
-    ("conv", lambda rng: wrong_by_one_percent(scratch.Conv2D, "W")(2, 3, 3, padding=1, rng=rng), (2, 2, 5, 5)),
-    ("transposed conv", lambda rng: wrong_by_one_percent(scratch.ConvTranspose2D, "W")(2, 2, rng=rng), (2, 2, 3, 3)),
+    (
+        "conv",
+        lambda rng: wrong_by_one_percent(scratch.Conv2D, "W")(2, 3, 3, padding=1, rng=rng),
+        (2, 2, 5, 5),
+    ),
+    (
+        "transposed conv",
+        lambda rng: wrong_by_one_percent(scratch.ConvTranspose2D, "W")(2, 2, rng=rng),
+        (2, 2, 3, 3),
+    ),
     ("recurrent", lambda rng: wrong_by_one_percent(scratch.LSTM, "W_h")(3, 4, rng=rng), (2, 5, 3)),
     ("embedding", lambda rng: wrong_by_one_percent(scratch.Embedding, "W")(7, 3, rng=rng), None),
 ]
@@ -239,7 +254,15 @@ class RecordingSGD:
 def test_fit_takes_any_optimiser_of_the_protocol(rng) -> None:
     model = scratch.MLP([3, 4, 2], rng=rng)
     optimizer = RecordingSGD()
-    scratch.fit(model, scratch.MSELoss(), optimizer, rng.random((8, 3)), rng.random((8, 2)), epochs=1, batch_size=4)
+    scratch.fit(
+        model,
+        scratch.MSELoss(),
+        optimizer,
+        rng.random((8, 3)),
+        rng.random((8, 2)),
+        epochs=1,
+        batch_size=4,
+    )
     assert optimizer.names == ["0.W", "0.b", "2.W", "2.b"] * 2  # two batches
 
 
@@ -254,7 +277,16 @@ class LargestBatch(scratch.Linear):
 def test_fit_evaluate_and_predict_work_in_batches(rng) -> None:
     model = scratch.Sequential([LargestBatch(3, 2, rng=rng)])
     x, y = rng.random((1000, 3)), rng.random((1000, 2))
-    scratch.fit(model, scratch.MSELoss(), scratch.SGD(0.1), x, y, epochs=1, batch_size=50, validation_data=(x, y))
+    scratch.fit(
+        model,
+        scratch.MSELoss(),
+        scratch.SGD(0.1),
+        x,
+        y,
+        epochs=1,
+        batch_size=50,
+        validation_data=(x, y),
+    )
     scratch.evaluate(model, scratch.MSELoss(), x, y, batch_size=64)
     model.predict(x, batch_size=100)
     assert LargestBatch.largest == 100  # no forward pass ever saw all 1000 examples
@@ -273,7 +305,9 @@ def test_fit_is_seeded_and_shuffles_by_default(rng) -> None:
 
     def train(**kwargs) -> list[float]:
         model = scratch.MLP([3, 1], rng=np.random.default_rng(0))
-        return scratch.fit(model, scratch.MSELoss(), scratch.SGD(0.1), x, y, epochs=3, batch_size=8, **kwargs)["loss"]
+        return scratch.fit(
+            model, scratch.MSELoss(), scratch.SGD(0.1), x, y, epochs=3, batch_size=8, **kwargs
+        )["loss"]
 
     assert train() == train(seed=0)  # shuffled with seed 0 unless told otherwise
     assert train(seed=1) != train(seed=0)
@@ -284,7 +318,16 @@ def test_history_accuracy_is_the_mean_over_the_epochs_batches(rng) -> None:
     x, y = rng.random((30, 3)), rng.integers(0, 2, 30)
     model = scratch.MLP([3, 2], rng=np.random.default_rng(0))
     copy = scratch.MLP([3, 2], rng=np.random.default_rng(0))
-    history = scratch.fit(model, scratch.CrossEntropyLoss(), scratch.SGD(0.5), x, y, epochs=1, batch_size=10, shuffle=False)
+    history = scratch.fit(
+        model,
+        scratch.CrossEntropyLoss(),
+        scratch.SGD(0.5),
+        x,
+        y,
+        epochs=1,
+        batch_size=10,
+        shuffle=False,
+    )
     correct = 0
     for start in range(0, 30, 10):  # replay the epoch: accuracy of each batch before its step
         batch = slice(start, start + 10)
@@ -303,13 +346,37 @@ def test_history_accuracy_is_the_mean_over_the_epochs_batches(rng) -> None:
 @pytest.mark.parametrize(
     "make, error, match",
     [
-        (lambda: scratch.ConvAutoencoder(image_size=2), ValueError, "image_size must be divisible by 4"),
-        (lambda: scratch.ConvAutoencoder(channels=(16, 8, 4)), ValueError, r"channels must have exactly 2 entries, got \[16, 8, 4\]"),
-        (lambda: scratch.VAE(hidden_units=0), ValueError, "hidden_units must be a positive integer, got 0"),
-        (lambda: scratch.RecurrentNet("gru", 3, 0, 2), ValueError, "hidden_size must be a positive integer, got 0"),
+        (
+            lambda: scratch.ConvAutoencoder(image_size=2),
+            ValueError,
+            "image_size must be divisible by 4",
+        ),
+        (
+            lambda: scratch.ConvAutoencoder(channels=(16, 8, 4)),
+            ValueError,
+            r"channels must have exactly 2 entries, got \[16, 8, 4\]",
+        ),
+        (
+            lambda: scratch.VAE(hidden_units=0),
+            ValueError,
+            "hidden_units must be a positive integer, got 0",
+        ),
+        (
+            lambda: scratch.RecurrentNet("gru", 3, 0, 2),
+            ValueError,
+            "hidden_size must be a positive integer, got 0",
+        ),
         (lambda: scratch.RecurrentNet("transformer", 3, 4, 2), ValueError, "kind must be one of"),
-        (lambda: scratch.Autoencoder([8, 4], code_activation="gelu"), ValueError, "code_activation must be one of"),
-        (lambda: scratch.CNN(1, 8, 10, channels=(8, 8, 8, 8)), ValueError, "4 pooling blocks halve a 8-pixel image to nothing: use at most 3"),
+        (
+            lambda: scratch.Autoencoder([8, 4], code_activation="gelu"),
+            ValueError,
+            "code_activation must be one of",
+        ),
+        (
+            lambda: scratch.CNN(1, 8, 10, channels=(8, 8, 8, 8)),
+            ValueError,
+            "4 pooling blocks halve a 8-pixel image to nothing: use at most 3",
+        ),
     ],
 )
 def test_specs_speak_in_the_models_own_arguments(make, error, match) -> None:
@@ -322,5 +389,11 @@ def test_specs_are_frozen_and_describe_the_layers() -> None:
     assert spec.channels == (16,)
     with pytest.raises(AttributeError):
         spec.image_size = 16  # type: ignore[misc]
-    assert [type(layer).__name__ for layer in spec.layers()] == ["Conv", "MaxPool", "Flatten", "Dense", "Dense"]
+    assert [type(layer).__name__ for layer in spec.layers()] == [
+        "Conv",
+        "MaxPool",
+        "Flatten",
+        "Dense",
+        "Dense",
+    ]
     assert spec.layers()[3] == specs.Dense(16 * 4 * 4, 64, "relu")

@@ -46,7 +46,15 @@ def test_load_mnist_reads_standard_files(tmp_path: Path, split: str, compress: b
 
 
 @pytest.mark.parametrize(
-    "type_code, dtype", [(0x08, np.uint8), (0x09, np.int8), (0x0B, np.int16), (0x0C, np.int32), (0x0D, np.float32), (0x0E, np.float64)]
+    "type_code, dtype",
+    [
+        (0x08, np.uint8),
+        (0x09, np.int8),
+        (0x0B, np.int16),
+        (0x0C, np.int32),
+        (0x0D, np.float32),
+        (0x0E, np.float64),
+    ],
 )
 def test_read_idx_every_type(tmp_path: Path, type_code: int, dtype, rng) -> None:
     array = (100 * rng.standard_normal((3, 4, 2))).astype(dtype)
@@ -120,11 +128,14 @@ def test_make_moons() -> None:
     assert sorted(np.unique(y)) == [0, 1]
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"test_size": 0.0}, "test_size must be a fraction"),
-    ({"validation_size": 1.5}, "validation_size must be a fraction"),
-    ({"test_size": 0.6, "validation_size": 0.5}, "must leave training data"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"test_size": 0.0}, "test_size must be a fraction"),
+        ({"validation_size": 1.5}, "validation_size must be a fraction"),
+        ({"test_size": 0.6, "validation_size": 0.5}, "must leave training data"),
+    ],
+)
 def test_bad_split_fractions(kwargs, match) -> None:
     with pytest.raises(ValueError, match=match):
         data.load_digits(**kwargs)
@@ -140,10 +151,14 @@ def write_cifar_batch(path: Path, images: np.ndarray, labels: np.ndarray) -> Non
     import pickle
 
     rows = images.transpose(0, 3, 1, 2).reshape(len(images), -1)  # (N, 32, 32, 3) -> (N, 3072)
-    path.write_bytes(pickle.dumps({b"batch_label": b"test", b"labels": list(map(int, labels)), b"data": rows}))
+    path.write_bytes(
+        pickle.dumps({b"batch_label": b"test", b"labels": list(map(int, labels)), b"data": rows})
+    )
 
 
-@pytest.mark.parametrize("split, names", [("train", [f"data_batch_{i}" for i in range(1, 6)]), ("test", ["test_batch"])])
+@pytest.mark.parametrize(
+    "split, names", [("train", [f"data_batch_{i}" for i in range(1, 6)]), ("test", ["test_batch"])]
+)
 def test_load_cifar10_reads_python_batches(tmp_path: Path, split, names, rng) -> None:
     expected_images, expected_labels = [], []
     for name in names:

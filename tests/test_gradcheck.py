@@ -5,11 +5,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import labels_for
 from dltutor import scratch
-
-TOLERANCE = 1e-7  # central differences with eps=1e-6 in float64 agree to ~1e-9 when backward is right
 from dltutor.specs import ACTIVATIONS
+
+from helpers import labels_for
+
+# Central differences with eps=1e-6 in float64 agree to ~1e-9 when backward is right.
+TOLERANCE = 1e-7
 
 
 def test_linear_backward(rng: np.random.Generator) -> None:
@@ -35,7 +37,9 @@ def test_activation_derivative_matches_finite_differences(name: str) -> None:
 
 
 def test_mse_backward(rng: np.random.Generator) -> None:
-    error = scratch.check_loss(scratch.MSELoss(), rng.standard_normal((7, 2)), rng.standard_normal((7, 2)))
+    error = scratch.check_loss(
+        scratch.MSELoss(), rng.standard_normal((7, 2)), rng.standard_normal((7, 2))
+    )
     assert error < TOLERANCE
 
 

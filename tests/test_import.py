@@ -9,14 +9,15 @@ FRAMEWORKS = ("torch", "tensorflow", "keras")
 
 
 def run_python(code: str) -> str:
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     return result.stdout.strip()
 
 
 def test_import_loads_no_framework() -> None:
     loaded = run_python(
-        "import sys, dltutor; "
-        f"print(','.join(m for m in {FRAMEWORKS!r} if m in sys.modules))"
+        f"import sys, dltutor; print(','.join(m for m in {FRAMEWORKS!r} if m in sys.modules))"
     )
     assert loaded == ""
 
@@ -49,6 +50,8 @@ def test_tensorflow_is_silenced_by_the_package() -> None:
         "model = dk.MLP([4, 3, 2]); model.compile('sgd', 'mse'); "
         "model.fit(np.zeros((8, 4)), np.zeros((8, 2)), verbose=0); print('trained')"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
     assert result.stdout.strip() == "trained"
     assert result.stderr == ""

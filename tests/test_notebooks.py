@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted(p for p in (ROOT / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+NOTEBOOKS = sorted(
+    p for p in (ROOT / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+)
 PAGES = sorted(p for p in (ROOT / "book").rglob("*.md") if "_build" not in p.parts)
 IMPLEMENTATIONS = ("from_scratch.ipynb", "pytorch.ipynb", "keras.ipynb")
 NOTEBOOK_IDS = [str(p.relative_to(ROOT)) for p in NOTEBOOKS]
@@ -42,7 +44,8 @@ def test_committed_without_outputs(path: Path) -> None:
     dirty = [
         index
         for index, cell in enumerate(cells(path))
-        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
+        if cell["cell_type"] == "code"
+        and (cell.get("outputs") or cell.get("execution_count") is not None)
     ]
     assert dirty == [], f"{path.name}: cells {dirty} carry outputs; clear them before committing"
 
@@ -64,14 +67,24 @@ def test_skeleton(path: Path) -> None:
     notebook = cells(path)
     title, setup, summary = notebook[0], notebook[1], notebook[-1]
     assert title["cell_type"] == "markdown" and source(title).startswith("# "), "a title first"
-    assert len(source(title).strip().splitlines()) > 2, "the title cell says what the notebook shows"
-    assert setup["cell_type"] == "code" and re.search(r"^SEED = \d+$", source(setup), re.M), "setup: SEED"
+    assert len(source(title).strip().splitlines()) > 2, (
+        "the title cell says what the notebook shows"
+    )
+    assert setup["cell_type"] == "code" and re.search(r"^SEED = \d+$", source(setup), re.M), (
+        "setup: SEED"
+    )
     if path.name == "pytorch.ipynb":
         assert "get_device()" in source(setup), "setup: the device"
     if path.name == "keras.ipynb":
-        assert "get_device()" in source(setup) and "set_seed(SEED)" in source(setup), "setup: seed, device"
-    assert summary["cell_type"] == "markdown" and source(summary).startswith("## Summary"), "ends with ## Summary"
-    twins = [name for name in IMPLEMENTATIONS if name != path.name and (path.parent / name).exists()]
+        assert "get_device()" in source(setup) and "set_seed(SEED)" in source(setup), (
+            "setup: seed, device"
+        )
+    assert summary["cell_type"] == "markdown" and source(summary).startswith("## Summary"), (
+        "ends with ## Summary"
+    )
+    twins = [
+        name for name in IMPLEMENTATIONS if name != path.name and (path.parent / name).exists()
+    ]
     for twin in twins:
         assert f"]({twin})" in source(summary), f"the summary links {twin}"
 
@@ -80,7 +93,9 @@ def sections(notebook: list[dict]) -> list[tuple[str, list[dict]]]:
     """(heading, cells) for every ## section between the setup and the summary."""
     found: list[tuple[str, list[dict]]] = []
     for cell in notebook[2:-1]:
-        heading = re.search(r"^## .*$", source(cell), re.M) if cell["cell_type"] == "markdown" else None
+        heading = (
+            re.search(r"^## .*$", source(cell), re.M) if cell["cell_type"] == "markdown" else None
+        )
         if heading:
             found.append((heading.group(0), []))
         elif found:
@@ -126,7 +141,9 @@ def test_no_unseen_source(path: Path) -> None:
     text = path.read_text()
     if path.suffix == ".ipynb":
         text = "\n".join(source(cell) for cell in cells(path))
-    assert not SOURCE.search(text), "the reader never saw 'the source': name and cite what is adapted"
+    assert not SOURCE.search(text), (
+        "the reader never saw 'the source': name and cite what is adapted"
+    )
 
 
 # --- the book quotes the package: a rename fails here, not in make book -----------------
@@ -140,7 +157,9 @@ def pyobject_references() -> list[tuple[Path, Path, str]]:
         for match in LITERALINCLUDE.finditer(page.read_text()):
             options = dict(re.findall(r":(\w+):\s*(.*)", match.group(2)))
             if "pyobject" in options:
-                found.append((page, (page.parent / match.group(1)).resolve(), options["pyobject"].strip()))
+                found.append(
+                    (page, (page.parent / match.group(1)).resolve(), options["pyobject"].strip())
+                )
     return found
 
 
@@ -148,7 +167,9 @@ def defines(path: Path, qualified_name: str) -> bool:
     """True if ``path`` defines ``Class.method`` or ``function`` at that nesting."""
     body: list[ast.stmt] = ast.parse(path.read_text()).body
     for part in qualified_name.split("."):
-        match = [n for n in body if isinstance(n, (ast.ClassDef, ast.FunctionDef)) and n.name == part]
+        match = [
+            n for n in body if isinstance(n, (ast.ClassDef, ast.FunctionDef)) and n.name == part
+        ]
         if not match:
             return False
         body = match[0].body
@@ -162,19 +183,33 @@ def test_the_book_quotes_the_package() -> None:
     assert len(PYOBJECTS) >= 19
 
 
-@pytest.mark.parametrize("page, path, name", PYOBJECTS, ids=[f"{p.parent.name}:{n}" for p, _, n in PYOBJECTS])
+@pytest.mark.parametrize(
+    "page, path, name", PYOBJECTS, ids=[f"{p.parent.name}:{n}" for p, _, n in PYOBJECTS]
+)
 def test_quoted_code_exists(page: Path, path: Path, name: str) -> None:
     assert path.is_file(), f"{page.relative_to(ROOT)} includes {path}, which does not exist"
-    assert defines(path, name), f"{page.relative_to(ROOT)} quotes {name}, which {path.name} no longer defines"
+    assert defines(path, name), (
+        f"{page.relative_to(ROOT)} quotes {name}, which {path.name} no longer defines"
+    )
 
 
-ALIASES = {"scratch": "dltutor.scratch", "dtorch": "dltutor.torch", "dkeras": "dltutor.keras", "data": "dltutor.data"}
+ALIASES = {
+    "scratch": "dltutor.scratch",
+    "dtorch": "dltutor.torch",
+    "dkeras": "dltutor.keras",
+    "data": "dltutor.data",
+}
 NAMED = re.compile(r"`((?:dltutor|scratch|dtorch|dkeras|data)(?:\.[A-Za-z_]\w*)+)(?:\(|`)")
 
 
 def named_objects() -> list[str]:
     texts = [page.read_text() for page in PAGES]
-    texts += [source(cell) for path in NOTEBOOKS for cell in cells(path) if cell["cell_type"] == "markdown"]
+    texts += [
+        source(cell)
+        for path in NOTEBOOKS
+        for cell in cells(path)
+        if cell["cell_type"] == "markdown"
+    ]
     return sorted({name for text in texts for name in NAMED.findall(text)})
 
 

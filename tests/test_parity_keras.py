@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from helpers import labels_for
 from dltutor import scratch
+
+from helpers import labels_for
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
@@ -21,7 +22,12 @@ def f32(array: np.ndarray) -> np.ndarray:
 
 
 def assert_close(actual: np.ndarray, expected: np.ndarray) -> None:
-    np.testing.assert_allclose(np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(
+        np.asarray(actual, dtype=np.float64),
+        np.asarray(expected, dtype=np.float64),
+        rtol=RTOL,
+        atol=ATOL,
+    )
 
 
 def tape_gradients(function, *variables):
@@ -48,7 +54,10 @@ def test_linear(rng: np.random.Generator) -> None:
     assert_close(layer.grads["b"], db)
 
 
-@pytest.mark.parametrize("name, keras_name", [("relu", "relu"), ("sigmoid", "sigmoid"), ("tanh", "tanh"), ("identity", "linear")])
+@pytest.mark.parametrize(
+    "name, keras_name",
+    [("relu", "relu"), ("sigmoid", "sigmoid"), ("tanh", "tanh"), ("identity", "linear")],
+)
 def test_activation(name: str, keras_name: str, rng: np.random.Generator) -> None:
     layer = scratch.Activation(name)
     z, upstream = f32(3 * rng.standard_normal((6, 4))), f32(rng.standard_normal((6, 4)))

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from helpers import labels_for
 from dltutor import scratch
+
+from helpers import labels_for
 
 torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
@@ -31,7 +32,11 @@ def assert_close(actual: np.ndarray, expected: np.ndarray) -> None:
 def test_linear(rng: np.random.Generator) -> None:
     layer = scratch.Linear(5, 3, rng=rng)
     x, upstream = rng.standard_normal((4, 5)), rng.standard_normal((4, 3))
-    x_t, w_t, b_t = tensor(x, True), tensor(layer.params["W"], True), tensor(layer.params["b"], True)
+    x_t, w_t, b_t = (
+        tensor(x, True),
+        tensor(layer.params["W"], True),
+        tensor(layer.params["b"], True),
+    )
     y_t = F.linear(x_t, w_t.T, b_t)
     y_t.backward(tensor(upstream))
     assert_close(layer.forward(x), numpy(y_t))
@@ -42,7 +47,12 @@ def test_linear(rng: np.random.Generator) -> None:
 
 @pytest.mark.parametrize(
     "name, reference",
-    [("relu", torch.relu), ("sigmoid", torch.sigmoid), ("tanh", torch.tanh), ("identity", lambda z: z)],
+    [
+        ("relu", torch.relu),
+        ("sigmoid", torch.sigmoid),
+        ("tanh", torch.tanh),
+        ("identity", lambda z: z),
+    ],
 )
 def test_activation(name: str, reference, rng: np.random.Generator) -> None:
     layer = scratch.Activation(name)
@@ -76,9 +86,7 @@ def test_cross_entropy(rng: np.random.Generator) -> None:
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
-@pytest.mark.parametrize(
-    "loss_name, output_size", [("cross_entropy", 4), ("mse", 2)]
-)
+@pytest.mark.parametrize("loss_name, output_size", [("cross_entropy", 4), ("mse", 2)])
 def test_mlp(activation: str, loss_name: str, output_size: int, rng: np.random.Generator) -> None:
     reference = scratch.MLP([6, 8, 7, output_size], activation=activation, rng=rng)
     model = dtorch.MLP([6, 8, 7, output_size], activation=activation).double().to(DEVICE)

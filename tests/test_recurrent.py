@@ -10,13 +10,17 @@ from dltutor import scratch
 KINDS = ["rnn", "lstm", "gru"]
 
 
-def make_layer(kind: str, input_size: int, hidden_size: int, rng, reset_after: bool = True) -> scratch.Recurrent:
+def make_layer(
+    kind: str, input_size: int, hidden_size: int, rng, reset_after: bool = True
+) -> scratch.Recurrent:
     layer = {
         "rnn": lambda: scratch.RNN(input_size, hidden_size, rng=rng),
         "lstm": lambda: scratch.LSTM(input_size, hidden_size, rng=rng),
         "gru": lambda: scratch.GRU(input_size, hidden_size, reset_after=reset_after, rng=rng),
     }[kind]()
-    for value in layer.params.values():  # non-zero biases, weights large enough to saturate a little
+    for (
+        value
+    ) in layer.params.values():  # non-zero biases, weights large enough to saturate a little
         value[...] = 0.6 * rng.standard_normal(value.shape)
     return layer
 
@@ -27,7 +31,9 @@ def run_scratch(layer: scratch.Recurrent, x: np.ndarray, upstream: np.ndarray):
     return outputs, layer.final_state, grad_x, [layer.grads[name] for name in layer.params]
 
 
-@pytest.mark.parametrize("kind, reset_after", [("rnn", True), ("lstm", True), ("gru", True), ("gru", False)])
+@pytest.mark.parametrize(
+    "kind, reset_after", [("rnn", True), ("lstm", True), ("gru", True), ("gru", False)]
+)
 def test_backward_through_time_gradcheck(kind: str, reset_after: bool, rng) -> None:
     layer = make_layer(kind, 3, 4, rng, reset_after)
     errors = scratch.check_layer(layer, rng.standard_normal((2, 6, 3)), rng)
@@ -35,7 +41,9 @@ def test_backward_through_time_gradcheck(kind: str, reset_after: bool, rng) -> N
 
 
 def test_sequence_classifier_gradcheck(rng) -> None:
-    model = scratch.Sequential([make_layer("lstm", 2, 3, rng), scratch.LastTimeStep(), scratch.Linear(3, 2, rng=rng)])
+    model = scratch.Sequential(
+        [make_layer("lstm", 2, 3, rng), scratch.LastTimeStep(), scratch.Linear(3, 2, rng=rng)]
+    )
     errors = scratch.check_layer(model, rng.standard_normal((2, 5, 2)), rng)
     assert max(errors.values()) < 1e-7, errors
 
@@ -53,7 +61,9 @@ def test_hidden_gradients_are_recorded(rng) -> None:
 
 def test_recurrent_bad_input(rng) -> None:
     layer = scratch.LSTM(3, 4, rng=rng)
-    with pytest.raises(ValueError, match=r"inputs \(N, T, 3\), got array of dtype float64 and shape \(2, 5, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"inputs \(N, T, 3\), got array of dtype float64 and shape \(2, 5, 2\)"
+    ):
         layer.forward(np.zeros((2, 5, 2)))
     with pytest.raises(ValueError, match="x must be 3-D"):
         layer.forward(np.zeros((2, 3)))
@@ -67,14 +77,16 @@ def test_recurrent_bad_input(rng) -> None:
 
 
 def recurrent_cases(kinds: list[str]):
-    return st.fixed_dictionaries({
-        "kind": st.sampled_from(kinds),
-        "batch": st.integers(1, 3),
-        "steps": st.integers(1, 6),
-        "input_size": st.integers(1, 4),
-        "hidden_size": st.integers(1, 5),
-        "seed": st.integers(0, 2**16),
-    })
+    return st.fixed_dictionaries(
+        {
+            "kind": st.sampled_from(kinds),
+            "batch": st.integers(1, 3),
+            "steps": st.integers(1, 6),
+            "input_size": st.integers(1, 4),
+            "hidden_size": st.integers(1, 5),
+            "seed": st.integers(0, 2**16),
+        }
+    )
 
 
 @pytest.mark.torch
@@ -120,14 +132,18 @@ def test_matches_keras(case) -> None:
     import dltutor.keras as dkeras
 
     rng = np.random.default_rng(case["seed"])
-    kind, reset_after = ("gru", False) if case["kind"] == "gru-reset-before" else (case["kind"], True)
+    kind, reset_after = (
+        ("gru", False) if case["kind"] == "gru-reset-before" else (case["kind"], True)
+    )
     layer = make_layer(kind, case["input_size"], case["hidden_size"], rng, reset_after)
     if not reset_after:
         layer.params["b_h"][...] = 0.0  # Keras' reset-before GRU has a single, additive bias
     for value in layer.params.values():
         value[...] = value.astype(np.float32)
     x = rng.standard_normal((case["batch"], case["steps"], case["input_size"])).astype(np.float32)
-    upstream = rng.standard_normal((case["batch"], case["steps"], case["hidden_size"])).astype(np.float32)
+    upstream = rng.standard_normal((case["batch"], case["steps"], case["hidden_size"])).astype(
+        np.float32
+    )
     outputs, final_state, grad_x, grads = run_scratch(layer, x, upstream)
 
     options = {"return_sequences": True, "return_state": True}
@@ -180,7 +196,9 @@ def test_sgd_clips_before_stepping(rng) -> None:
     model.backward(loss.backward())
     optimizer = scratch.SGD(1.0, max_grad_norm=0.5)
     optimizer.step(model.parameters())
-    step = np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(model.get_weights(), before, strict=True)))
+    step = np.sqrt(
+        sum(np.sum((a - b) ** 2) for a, b in zip(model.get_weights(), before, strict=True))
+    )
     assert optimizer.last_gradient_norm > 0.5 and np.isclose(step, 0.5)
 
 
@@ -217,10 +235,18 @@ def test_torch_recurrent_net(rng) -> None:
     classifier = dtorch.RecurrentNet("gru", 8, 16, 10)
     assert tuple(classifier(torch.zeros(4, 8, 8)).shape) == (4, 10)
     lstm = dtorch.RecurrentNet("lstm", 8, 16, 1)
-    np.testing.assert_array_equal(lstm.recurrent.bias_ih_l0[16:32].detach().numpy(), 1.0)  # forget gate
+    np.testing.assert_array_equal(
+        lstm.recurrent.bias_ih_l0[16:32].detach().numpy(), 1.0
+    )  # forget gate
     vocabulary = data.CharVocabulary("abcde ")
-    language_model = dtorch.RecurrentNet("lstm", 4, 8, vocabulary.size, vocab_size=vocabulary.size, return_sequences=True)
-    assert tuple(language_model(torch.zeros(2, 5, dtype=torch.long)).shape) == (2, 5, vocabulary.size)
+    language_model = dtorch.RecurrentNet(
+        "lstm", 4, 8, vocabulary.size, vocab_size=vocabulary.size, return_sequences=True
+    )
+    assert tuple(language_model(torch.zeros(2, 5, dtype=torch.long)).shape) == (
+        2,
+        5,
+        vocabulary.size,
+    )
     text = dtorch.sample_text(language_model, vocabulary, "ab", length=20, seed=1)
     assert len(text) == 22 and text.startswith("ab") and set(text) <= set("abcde ")
     assert text == dtorch.sample_text(language_model, vocabulary, "ab", length=20, seed=1)
@@ -236,7 +262,9 @@ def test_keras_recurrent_net() -> None:
 
     assert dkeras.RecurrentNet("rnn", 8, 16, 10)(np.zeros((4, 8, 8), np.float32)).shape == (4, 10)
     vocabulary = data.CharVocabulary("abcde ")
-    language_model = dkeras.RecurrentNet("lstm", 4, 8, vocabulary.size, vocab_size=vocabulary.size, return_sequences=True)
+    language_model = dkeras.RecurrentNet(
+        "lstm", 4, 8, vocabulary.size, vocab_size=vocabulary.size, return_sequences=True
+    )
     assert language_model(np.zeros((2, 5), np.int32)).shape == (2, 5, vocabulary.size)
     text = dkeras.sample_text(language_model, vocabulary, "ab", length=10, seed=1)
     assert len(text) == 12 and set(text) <= set("abcde ")

@@ -15,7 +15,9 @@ def test_minibatches_cover_every_index_once(rng) -> None:
 def test_full_batch_gradient_descent_reaches_least_squares() -> None:
     x, y = data.make_linear(200, slope=2.0, intercept=1.0, noise=0.1, seed=0)
     model = scratch.MLP([1, 1], rng=np.random.default_rng(0))
-    history = scratch.fit(model, scratch.MSELoss(), scratch.SGD(0.5), x, y, epochs=200, batch_size=200)
+    history = scratch.fit(
+        model, scratch.MSELoss(), scratch.SGD(0.5), x, y, epochs=200, batch_size=200
+    )
     W, b = model.get_weights()
     exact_slope, exact_intercept = np.polyfit(x[:, 0], y[:, 0], 1)  # least squares
     assert abs(W[0, 0] - exact_slope) < 1e-6 and abs(b[0] - exact_intercept) < 1e-6
@@ -26,8 +28,14 @@ def test_scratch_classifier_learns_digits() -> None:
     digits = data.load_digits(seed=0)
     model = scratch.MLP([64, 32, 10], rng=np.random.default_rng(0))
     history = scratch.fit(
-        model, scratch.CrossEntropyLoss(), scratch.SGD(0.2), digits.x_train, digits.y_train,
-        epochs=10, batch_size=32, seed=0,
+        model,
+        scratch.CrossEntropyLoss(),
+        scratch.SGD(0.2),
+        digits.x_train,
+        digits.y_train,
+        epochs=10,
+        batch_size=32,
+        seed=0,
         validation_data=(digits.x_val, digits.y_val),
     )
     assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
@@ -48,9 +56,14 @@ def test_plots_return_axes() -> None:
     from matplotlib.axes import Axes
 
     x, y = data.make_moons(50, seed=0)
-    assert isinstance(plot.plot_decision_boundary(lambda p: (p[:, 1] > 0).astype(int), x, y, resolution=20), Axes)
+    assert isinstance(
+        plot.plot_decision_boundary(lambda p: (p[:, 1] > 0).astype(int), x, y, resolution=20), Axes
+    )
     assert isinstance(plot.plot_history({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]}), Axes)
-    assert isinstance(plot.plot_functions(np.linspace(-1, 1, 5), {"relu": scratch.relu(np.linspace(-1, 1, 5))}), Axes)
+    assert isinstance(
+        plot.plot_functions(np.linspace(-1, 1, 5), {"relu": scratch.relu(np.linspace(-1, 1, 5))}),
+        Axes,
+    )
 
 
 @pytest.mark.torch
@@ -64,8 +77,14 @@ def test_torch_fit_learns_and_is_seeded() -> None:
         dtorch.set_seed(0)
         model = dtorch.MLP([64, 32, 10])
         history = dtorch.fit(
-            model, torch.nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.2),
-            digits.x_train, digits.y_train, epochs=5, batch_size=32, seed=0,
+            model,
+            torch.nn.CrossEntropyLoss(),
+            torch.optim.SGD(model.parameters(), lr=0.2),
+            digits.x_train,
+            digits.y_train,
+            epochs=5,
+            batch_size=32,
+            seed=0,
             validation_data=(digits.x_val, digits.y_val),
         )
         return history, metrics.accuracy(digits.y_test, dtorch.predict(model, digits.x_test))
@@ -84,7 +103,13 @@ def test_get_device_follows_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("DLTUTOR_DEVICE", "cpu")
     assert dtorch.get_device() == torch.device("cpu")
     monkeypatch.delenv("DLTUTOR_DEVICE")
-    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    expected = (
+        "cuda"
+        if torch.cuda.is_available()
+        else "mps"
+        if torch.backends.mps.is_available()
+        else "cpu"
+    )
     assert dtorch.get_device().type == expected
     assert dtorch.get_device("cpu") == torch.device("cpu")
 
@@ -95,15 +120,21 @@ def test_image_plots() -> None:
     axes = plot.plot_images(np.zeros((5, 4, 4)), titles=list("abcde"), columns=3)
     assert axes.shape == (2, 3)
     assert plot.plot_images(np.zeros((2, 4, 4, 3))).shape == (1, 8)
-    assert isinstance(plot.plot_confusion_matrix([0, 1, 1], [0, 1, 0], class_names=["a", "b"]), Axes)
-    with pytest.raises(ValueError, match=r"\(N, H, W\) or \(N, H, W, 3\), got shape \(2, 4, 4, 2\)"):
+    assert isinstance(
+        plot.plot_confusion_matrix([0, 1, 1], [0, 1, 0], class_names=["a", "b"]), Axes
+    )
+    with pytest.raises(
+        ValueError, match=r"\(N, H, W\) or \(N, H, W, 3\), got shape \(2, 4, 4, 2\)"
+    ):
         plot.plot_images(np.zeros((2, 4, 4, 2)))
     with pytest.raises(ValueError, match="one entry per image"):
         plot.plot_images(np.zeros((2, 4, 4)), titles=["a"])
 
 
 def test_plot_image_rows() -> None:
-    axes = plot.plot_image_rows({"a": np.zeros((12, 64)), "b": np.ones((10, 8, 8))}, image_shape=(8, 8))
+    axes = plot.plot_image_rows(
+        {"a": np.zeros((12, 64)), "b": np.ones((10, 8, 8))}, image_shape=(8, 8)
+    )
     assert axes.shape == (2, 10)
     with pytest.raises(ValueError, match="'b' must hold at least 10 images, got 3"):
         plot.plot_image_rows({"a": np.zeros((10, 4)), "b": np.zeros((3, 4))}, image_shape=(2, 2))

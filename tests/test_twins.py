@@ -32,21 +32,67 @@ class Twin:
     label: str = field(default="")
 
     def __post_init__(self) -> None:
-        details = ",".join(f"{k}={v}" for k, v in self.kwargs.items() if k in ("kind", "vocab_size", "return_sequences"))
+        details = ",".join(
+            f"{k}={v}"
+            for k, v in self.kwargs.items()
+            if k in ("kind", "vocab_size", "return_sequences")
+        )
         self.label = f"{self.name}({details})"
 
 
 TWINS = [
     Twin("MLP", {"layer_sizes": [6, 8, 4], "activation": "tanh"}, (5, 6), "classes"),
     Twin("MLP", {"layer_sizes": [3, 5, 5, 2], "activation": "sigmoid"}, (4, 3), "mse"),
-    Twin("CNN", {"in_channels": 2, "image_size": 8, "num_classes": 3, "channels": (4, 6)}, (3, 2, 8, 8), "classes", images=True),
-    Twin("CNN", {"in_channels": 1, "image_size": 6, "num_classes": 2, "channels": (3,), "convs_per_block": 2, "hidden_units": 5}, (2, 1, 6, 6), "classes", images=True),
+    Twin(
+        "CNN",
+        {"in_channels": 2, "image_size": 8, "num_classes": 3, "channels": (4, 6)},
+        (3, 2, 8, 8),
+        "classes",
+        images=True,
+    ),
+    Twin(
+        "CNN",
+        {
+            "in_channels": 1,
+            "image_size": 6,
+            "num_classes": 2,
+            "channels": (3,),
+            "convs_per_block": 2,
+            "hidden_units": 5,
+        },
+        (2, 1, 6, 6),
+        "classes",
+        images=True,
+    ),
     Twin("Autoencoder", {"layer_sizes": [12, 6, 3], "code_activation": "identity"}, (4, 12), "mse"),
-    Twin("ConvAutoencoder", {"image_size": 8, "channels": (3, 2)}, (2, 1, 8, 8), "mse", images=True),
+    Twin(
+        "ConvAutoencoder", {"image_size": 8, "channels": (3, 2)}, (2, 1, 8, 8), "mse", images=True
+    ),
     Twin("VAE", {"input_size": 6, "hidden_units": 5, "latent_size": 2}, (3, 6), "vae"),
-    *[Twin("RecurrentNet", {"kind": kind, "input_size": 3, "hidden_size": 4, "output_size": 3}, (2, 5, 3), "classes") for kind in specs.RECURRENT_KINDS],
     *[
-        Twin("RecurrentNet", {"kind": kind, "input_size": 3, "hidden_size": 4, "output_size": 6, "vocab_size": 6, "return_sequences": True}, (2, 5), "sequence", ids=6)
+        Twin(
+            "RecurrentNet",
+            {"kind": kind, "input_size": 3, "hidden_size": 4, "output_size": 3},
+            (2, 5, 3),
+            "classes",
+        )
+        for kind in specs.RECURRENT_KINDS
+    ],
+    *[
+        Twin(
+            "RecurrentNet",
+            {
+                "kind": kind,
+                "input_size": 3,
+                "hidden_size": 4,
+                "output_size": 6,
+                "vocab_size": 6,
+                "return_sequences": True,
+            },
+            (2, 5),
+            "sequence",
+            ids=6,
+        )
         for kind in specs.RECURRENT_KINDS
     ],
 ]
@@ -57,7 +103,9 @@ def make_case(twin: Twin, rng: np.random.Generator, float32: bool = False):
     reference = getattr(scratch, twin.name)(**twin.kwargs, rng=rng)
     weights = [w + 0.1 * rng.standard_normal(w.shape) for w in reference.get_weights()]
     if float32:
-        weights = [w.astype(np.float32).astype(np.float64) for w in weights]  # representable in both
+        weights = [
+            w.astype(np.float32).astype(np.float64) for w in weights
+        ]  # representable in both
     reference.set_weights(weights)
     reference.eval()  # the VAE decodes its mean: deterministic in every framework
     if twin.ids is not None:
@@ -94,14 +142,22 @@ def scratch_gradients(reference, twin: Twin, x, y) -> tuple[float, list[np.ndarr
 
 
 def outputs_of(output) -> tuple[np.ndarray, ...]:
-    return tuple(np.asarray(part) for part in output) if isinstance(output, (tuple, list)) else (np.asarray(output),)
+    return (
+        tuple(np.asarray(part) for part in output)
+        if isinstance(output, (tuple, list))
+        else (np.asarray(output),)
+    )
 
 
 # --- The contract itself: every framework model has a scratch twin with the same arguments ---
 
 
 def model_classes(module) -> dict[str, type]:
-    return {name: getattr(module, name) for name in module.__all__ if inspect.isclass(getattr(module, name))}
+    return {
+        name: getattr(module, name)
+        for name in module.__all__
+        if inspect.isclass(getattr(module, name))
+    }
 
 
 def arguments(cls: type) -> list[str]:
@@ -109,12 +165,19 @@ def arguments(cls: type) -> list[str]:
     return [p for p in inspect.signature(cls.__init__).parameters if p not in skip]
 
 
-@pytest.mark.parametrize("framework", [pytest.param("torch", marks=pytest.mark.torch), pytest.param("keras", marks=pytest.mark.keras)])
+@pytest.mark.parametrize(
+    "framework",
+    [
+        pytest.param("torch", marks=pytest.mark.torch),
+        pytest.param("keras", marks=pytest.mark.keras),
+    ],
+)
 def test_every_model_has_a_scratch_twin_with_the_same_arguments(framework: str) -> None:
     if framework == "torch":
         pytest.importorskip("torch")
-        import dltutor.torch as module
         from torch import nn
+
+        import dltutor.torch as module
 
         base: type = nn.Module
     else:
@@ -124,7 +187,11 @@ def test_every_model_has_a_scratch_twin_with_the_same_arguments(framework: str) 
         import dltutor.keras as module
 
         base = keras.Model
-    models = {name: cls for name, cls in model_classes(module).items() if issubclass(cls, base) and "Loss" not in name}
+    models = {
+        name: cls
+        for name, cls in model_classes(module).items()
+        if issubclass(cls, base) and "Loss" not in name
+    }
     assert models, "no models found"
     tested = {twin.name for twin in TWINS}
     for name, cls in models.items():
@@ -239,7 +306,9 @@ def test_keras_twin_computes_the_scratch_function(twin: Twin, rng) -> None:
         "mse": keras.losses.MeanSquaredError(),
         "vae": dkeras.VAELoss(),
     }[twin.loss]
-    keras_value, keras_gradients = dkeras.loss_and_gradients(model, loss, x_keras, y_keras, training=False)
+    keras_value, keras_gradients = dkeras.loss_and_gradients(
+        model, loss, x_keras, y_keras, training=False
+    )
     assert keras_value == pytest.approx(value, rel=1e-5)
     assert len(keras_gradients) == len(gradients) == len(weights)
     for ours, theirs in zip(gradients, keras_gradients, strict=True):
@@ -253,6 +322,8 @@ def test_keras_set_weights_refuses_a_layer_it_cannot_map() -> None:
 
     import dltutor.keras as dkeras
 
-    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(4), keras.layers.BatchNormalization()])
+    model = keras.Sequential(
+        [keras.Input(shape=(3,)), keras.layers.Dense(4), keras.layers.BatchNormalization()]
+    )
     with pytest.raises(TypeError, match="cannot map BatchNormalization"):
         dkeras.set_weights(model, [np.ones((3, 4)), np.ones(4)])

@@ -12,9 +12,9 @@ from dltutor.data.images import (
     shift_images,
 )
 from dltutor.data.sequences import make_adding_problem, make_lorenz, sliding_windows
-from dltutor.data.text import CharVocabulary, load_python_docs_text, next_token_pairs
 from dltutor.data.synthetic import add_gaussian_noise, make_linear, make_moons
 from dltutor.data.tabular import DataSplit, load_digits, split
+from dltutor.data.text import CharVocabulary, load_python_docs_text, next_token_pairs
 
 __all__ = [
     "CharVocabulary",

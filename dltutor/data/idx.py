@@ -45,7 +45,9 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     dtype, ndim = _IDX_TYPES[raw[2]], raw[3]
     header_size = 4 + 4 * ndim
     if len(raw) < header_size:
-        raise ValueError(f"{path} is truncated: its header needs {header_size} bytes, got {len(raw)}")
+        raise ValueError(
+            f"{path} is truncated: its header needs {header_size} bytes, got {len(raw)}"
+        )
     shape = struct.unpack(f">{ndim}I", raw[4:header_size])
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(raw) - header_size != expected:
@@ -57,7 +59,12 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 def _find(folder: Path, stem: str) -> Path | None:
-    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+    for name in (
+        stem,
+        stem + ".gz",
+        stem.replace("-idx", ".idx"),
+        stem.replace("-idx", ".idx") + ".gz",
+    ):
         if (folder / name).is_file():
             return folder / name
     return None

@@ -14,7 +14,18 @@ import numpy as np
 
 from dltutor.checks import check_positive_int
 
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+CIFAR10_CLASSES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
 _CIFAR10_FILES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
 
 
@@ -46,10 +57,14 @@ def load_cifar10(
         with open(folder / name, "rb") as stream:
             batch = pickle.load(stream, encoding="bytes")
         if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
-            raise ValueError(f"{folder / name} is not a CIFAR-10 batch: expected a dict with b'data' and b'labels'")
+            raise ValueError(
+                f"{folder / name} is not a CIFAR-10 batch: expected a dict with b'data' and b'labels'"
+            )
         data = np.asarray(batch[b"data"], dtype=np.uint8)
         if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(data) != len(batch[b"labels"]):
-            raise ValueError(f"{folder / name}: expected data of shape (N, 3072) and N labels, got {data.shape}")
+            raise ValueError(
+                f"{folder / name}: expected data of shape (N, 3072) and N labels, got {data.shape}"
+            )
         images.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))  # (N, 32, 32, 3)
         labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
     x, y = np.concatenate(images), np.concatenate(labels)
@@ -71,7 +86,9 @@ def make_shapes(
     num_examples = check_positive_int(num_examples, "num_examples")
     image_size = check_positive_int(image_size, "image_size")
     if image_size < 8:
-        raise ValueError(f"image_size must be at least 8 pixels to draw the shapes, got {image_size}")
+        raise ValueError(
+            f"image_size must be at least 8 pixels to draw the shapes, got {image_size}"
+        )
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, len(SHAPE_CLASSES), size=num_examples)
     rows, cols = np.mgrid[0:image_size, 0:image_size] + 0.5  # pixel centres
@@ -105,7 +122,9 @@ def shift_images(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """
     images = np.asarray(images)
     if images.ndim not in (3, 4):
-        raise ValueError(f"images must have shape (N, H, W) or (N, H, W, C), got shape {images.shape}")
+        raise ValueError(
+            f"images must have shape (N, H, W) or (N, H, W, C), got shape {images.shape}"
+        )
     for value, name in [(rows, "rows"), (cols, "cols")]:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise TypeError(f"{name} must be an integer number of pixels, got {value!r}")
@@ -113,19 +132,31 @@ def shift_images(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
     shifted = np.zeros_like(images)
     if abs(rows) >= height or abs(cols) >= width:
         return shifted
-    target = (slice(None), slice(max(rows, 0), height + min(rows, 0)), slice(max(cols, 0), width + min(cols, 0)))
-    source = (slice(None), slice(max(-rows, 0), height + min(-rows, 0)), slice(max(-cols, 0), width + min(-cols, 0)))
+    target = (
+        slice(None),
+        slice(max(rows, 0), height + min(rows, 0)),
+        slice(max(cols, 0), width + min(cols, 0)),
+    )
+    source = (
+        slice(None),
+        slice(max(-rows, 0), height + min(-rows, 0)),
+        slice(max(-cols, 0), width + min(-cols, 0)),
+    )
     shifted[target] = images[source]
     return shifted
 
 
 def augment_with_shifts(
-    images: np.ndarray, labels: np.ndarray, offsets: tuple[tuple[int, int], ...] = ((1, 0), (-1, 0), (0, 1), (0, -1))
+    images: np.ndarray,
+    labels: np.ndarray,
+    offsets: tuple[tuple[int, int], ...] = ((1, 0), (-1, 0), (0, 1), (0, -1)),
 ) -> tuple[np.ndarray, np.ndarray]:
     """The images and, for each (rows, cols) offset, a shifted copy; labels repeated to match."""
     labels = np.asarray(labels)
     if len(images) != len(labels):
-        raise ValueError(f"images and labels must have the same number of examples, got {len(images)} and {len(labels)}")
+        raise ValueError(
+            f"images and labels must have the same number of examples, got {len(images)} and {len(labels)}"
+        )
     copies = [np.asarray(images)] + [shift_images(images, rows, cols) for rows, cols in offsets]
     return np.concatenate(copies), np.tile(labels, len(copies))
 

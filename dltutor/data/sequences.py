@@ -69,6 +69,10 @@ def sliding_windows(series: np.ndarray, window: int) -> tuple[np.ndarray, np.nda
         raise ValueError(f"series must have shape (T,) or (T, D), got {describe(series)}")
     window = check_positive_int(window, "window")
     if window >= len(series):
-        raise ValueError(f"window must be shorter than the series ({len(series)} steps), got {window}")
-    x = np.lib.stride_tricks.sliding_window_view(series, window, axis=0)  # (T - window + 1, D, window)
+        raise ValueError(
+            f"window must be shorter than the series ({len(series)} steps), got {window}"
+        )
+    x = np.lib.stride_tricks.sliding_window_view(
+        series, window, axis=0
+    )  # (T - window + 1, D, window)
     return np.ascontiguousarray(x[:-1].transpose(0, 2, 1)), series[window:].copy()

@@ -47,7 +47,9 @@ def make_moons(
     return x.astype(np.float64), y.astype(np.int64)
 
 
-def add_gaussian_noise(x: np.ndarray, std: float = 0.3, seed: int = 0, clip: bool = True) -> np.ndarray:
+def add_gaussian_noise(
+    x: np.ndarray, std: float = 0.3, seed: int = 0, clip: bool = True
+) -> np.ndarray:
     r"""``x`` plus noise :math:`N(0, \sigma^2)` per entry, clipped to [0, 1] (pixel range) unless ``clip=False``.
 
     Returns a new float32 array: the inputs of a denoising autoencoder.

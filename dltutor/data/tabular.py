@@ -59,7 +59,11 @@ def split(
         x, y, test_size=test_size, random_state=seed, stratify=y
     )
     x_train, x_val, y_train, y_val = train_test_split(
-        x_rest, y_rest, test_size=validation_size / (1 - test_size), random_state=seed, stratify=y_rest
+        x_rest,
+        y_rest,
+        test_size=validation_size / (1 - test_size),
+        random_state=seed,
+        stratify=y_rest,
     )
     return DataSplit(x_train, y_train, x_val, y_val, x_test, y_test)
 

@@ -52,7 +52,9 @@ def next_token_pairs(ids: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarr
     length = check_positive_int(length, "length")
     count = (len(ids) - 1) // length
     if count < 1:
-        raise ValueError(f"need more than {length} tokens to make one piece of length {length}, got {len(ids)}")
+        raise ValueError(
+            f"need more than {length} tokens to make one piece of length {length}, got {len(ids)}"
+        )
     x = ids[: count * length].reshape(count, length)
     y = ids[1 : count * length + 1].reshape(count, length)
     return x.astype(np.int64), y.astype(np.int64)

@@ -29,9 +29,13 @@ def build(layer: specs.LayerSpec) -> keras.layers.Layer:
         case specs.Conv(_, out_channels, kernel_size, padding, activation):
             if 2 * padding != kernel_size - 1:
                 raise ValueError(f"Keras builds only 'same' convolutions here, got {layer!r}")
-            return keras.layers.Conv2D(out_channels, kernel_size, padding="same", activation=_activation(activation))
+            return keras.layers.Conv2D(
+                out_channels, kernel_size, padding="same", activation=_activation(activation)
+            )
         case specs.ConvTranspose(_, out_channels, kernel_size, stride, activation):
-            return keras.layers.Conv2DTranspose(out_channels, kernel_size, strides=stride, activation=_activation(activation))
+            return keras.layers.Conv2DTranspose(
+                out_channels, kernel_size, strides=stride, activation=_activation(activation)
+            )
         case specs.MaxPool(size):
             return keras.layers.MaxPooling2D(size)
         case specs.Flatten():

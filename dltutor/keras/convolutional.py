@@ -28,7 +28,9 @@ class CNN(keras.Sequential):
         hidden_units: int = 64,
         name: str | None = None,
     ) -> None:
-        spec = CNNSpec(in_channels, image_size, num_classes, channels, convs_per_block, hidden_units)  # type: ignore[arg-type]
+        spec = CNNSpec(
+            in_channels, image_size, num_classes, channels, convs_per_block, hidden_units
+        )
         inputs = keras.Input(shape=(spec.image_size, spec.image_size, spec.in_channels))
         super().__init__([inputs, *build_all(spec.layers())], name=name)
         self.spec = spec

@@ -18,9 +18,13 @@ class MLP(keras.Sequential):
     defaults).
     """
 
-    def __init__(self, layer_sizes: Sequence[int], activation: str = "relu", name: str | None = None) -> None:
-        spec = MLPSpec(layer_sizes, activation)  # type: ignore[arg-type]
-        super().__init__([keras.Input(shape=(spec.layer_sizes[0],)), *build_all(spec.layers())], name=name)
+    def __init__(
+        self, layer_sizes: Sequence[int], activation: str = "relu", name: str | None = None
+    ) -> None:
+        spec = MLPSpec(layer_sizes, activation)
+        super().__init__(
+            [keras.Input(shape=(spec.layer_sizes[0],)), *build_all(spec.layers())], name=name
+        )
         self.spec = spec
         self.layer_sizes = list(spec.layer_sizes)
         self.activation = activation

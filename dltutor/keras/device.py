@@ -25,7 +25,9 @@ def _apply_device_variable() -> None:
     if requested == "cpu":
         tf.config.set_visible_devices([], "GPU")  # TensorFlow then runs everything on the CPU
     elif requested.startswith("cuda") and not tf.config.list_physical_devices("GPU"):
-        raise ValueError(f"{DEVICE_VARIABLE}={requested!r} asks for a GPU, which TensorFlow does not see here")
+        raise ValueError(
+            f"{DEVICE_VARIABLE}={requested!r} asks for a GPU, which TensorFlow does not see here"
+        )
 
 
 _apply_device_variable()

@@ -30,5 +30,11 @@ def sample_text(
         input_signature=[tf.TensorSpec((1, None), tf.int32)],
     )
     return sample_sequence(
-        lambda window: compiled(window.astype(np.int32)).numpy(), vocabulary, prompt, length, temperature, seed, context
+        lambda window: compiled(window.astype(np.int32)).numpy(),
+        vocabulary,
+        prompt,
+        length,
+        temperature,
+        seed,
+        context,
     )

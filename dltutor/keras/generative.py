@@ -33,10 +33,14 @@ class Autoencoder(keras.Model):
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
-        self.spec = AutoencoderSpec(layer_sizes, activation, code_activation, output_activation)  # type: ignore[arg-type]
+        self.spec = AutoencoderSpec(layer_sizes, activation, code_activation, output_activation)
         sizes = self.spec.layer_sizes
-        self.encoder = keras.Sequential([keras.Input(shape=(sizes[0],)), *build_all(self.spec.encoder())], name="encoder")
-        self.decoder = keras.Sequential([keras.Input(shape=(sizes[-1],)), *build_all(self.spec.decoder())], name="decoder")
+        self.encoder = keras.Sequential(
+            [keras.Input(shape=(sizes[0],)), *build_all(self.spec.encoder())], name="encoder"
+        )
+        self.decoder = keras.Sequential(
+            [keras.Input(shape=(sizes[-1],)), *build_all(self.spec.decoder())], name="decoder"
+        )
         self.build((None, sizes[0]))
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
@@ -54,10 +58,14 @@ class ConvAutoencoder(keras.Sequential):
     Conv2DTranspose with stride 2 (ReLU) and a Conv2D 3×3 with a sigmoid.
     """
 
-    def __init__(self, image_size: int = 8, channels: tuple[int, int] = (16, 8), name: str | None = None) -> None:
+    def __init__(
+        self, image_size: int = 8, channels: tuple[int, int] = (16, 8), name: str | None = None
+    ) -> None:
         spec = ConvAutoencoderSpec(image_size, channels)
         inputs = keras.Input(shape=(spec.image_size, spec.image_size, 1))
-        super().__init__([inputs, *build_all(spec.encoder()), *build_all(spec.decoder())], name=name)
+        super().__init__(
+            [inputs, *build_all(spec.encoder()), *build_all(spec.decoder())], name=name
+        )
         self.spec = spec
 
 
@@ -71,7 +79,9 @@ class VAELoss:
     def __call__(self, x: tf.Tensor, outputs: VAEOutputs) -> tf.Tensor:
         logits, mu, log_var = outputs
         x = tf.cast(x, logits.dtype)
-        reconstruction = tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits), axis=1)
+        reconstruction = tf.reduce_sum(
+            tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits), axis=1
+        )
         kl = 0.5 * tf.reduce_sum(mu**2 + tf.exp(log_var) - log_var - 1.0, axis=1)
         return tf.reduce_mean(reconstruction + kl)
 
@@ -86,7 +96,13 @@ class VAE(keras.Model):
     compile with an optimizer only: ``vae.compile(optimizer=keras.optimizers.Adam(1e-3))``.
     """
 
-    def __init__(self, input_size: int = 64, hidden_units: int = 128, latent_size: int = 2, name: str | None = None) -> None:
+    def __init__(
+        self,
+        input_size: int = 64,
+        hidden_units: int = 128,
+        latent_size: int = 2,
+        name: str | None = None,
+    ) -> None:
         super().__init__(name=name)
         self.spec = VAESpec(input_size, hidden_units, latent_size)
         mean, log_var = self.spec.heads()
@@ -94,8 +110,12 @@ class VAE(keras.Model):
         (hidden_layer,) = build_all(self.spec.encoder())
         hidden = hidden_layer(inputs)
         mean_layer, log_var_layer = build_all([mean, log_var])
-        self.encoder = keras.Model(inputs, [mean_layer(hidden), log_var_layer(hidden)], name="encoder")
-        self.decoder = keras.Sequential([keras.Input(shape=(latent_size,)), *build_all(self.spec.decoder())], name="decoder")
+        self.encoder = keras.Model(
+            inputs, [mean_layer(hidden), log_var_layer(hidden)], name="encoder"
+        )
+        self.decoder = keras.Sequential(
+            [keras.Input(shape=(latent_size,)), *build_all(self.spec.decoder())], name="decoder"
+        )
         self.seed_generator = keras.random.SeedGenerator(0)
         self.loss_fn = VAELoss()
         self.loss_tracker = keras.metrics.Mean(name="loss")

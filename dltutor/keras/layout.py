@@ -35,7 +35,13 @@ import tensorflow as tf
 from dltutor.checks import as_float_array, describe
 
 _RECURRENT = (keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU)
-_MAPPED = (keras.layers.Dense, keras.layers.Conv2D, keras.layers.Conv2DTranspose, keras.layers.Embedding, *_RECURRENT)
+_MAPPED = (
+    keras.layers.Dense,
+    keras.layers.Conv2D,
+    keras.layers.Conv2DTranspose,
+    keras.layers.Embedding,
+    *_RECURRENT,
+)
 
 # A layer and, for the first Dense after a Flatten, the (H, W, C) shape that was flattened.
 Mapped = tuple[keras.layers.Layer, tuple[int, int, int] | None]
@@ -109,7 +115,9 @@ def get_weights(model: keras.Model) -> list[np.ndarray]:
     """The weights of ``model`` as NumPy arrays in the scratch layout (see the table above)."""
     weights: list[np.ndarray] = []
     for mapped in _mapped_layers(model):
-        weights += _to_scratch(mapped, [np.asarray(v) for v in mapped[0].trainable_weights], gradients=False)
+        weights += _to_scratch(
+            mapped, [np.asarray(v) for v in mapped[0].trainable_weights], gradients=False
+        )
     return weights
 
 
@@ -127,7 +135,9 @@ def set_weights(model: keras.Model, weights: Sequence[np.ndarray]) -> None:
     position = 0
     for mapped in layers:
         count = _scratch_count(mapped)
-        arrays = [as_float_array(weights[position + i], f"weights[{position + i}]") for i in range(count)]
+        arrays = [
+            as_float_array(weights[position + i], f"weights[{position + i}]") for i in range(count)
+        ]
         variables = mapped[0].trainable_weights
         for variable, value in zip(variables, _from_scratch(mapped, arrays), strict=True):
             if tuple(value.shape) != tuple(variable.shape):
@@ -157,7 +167,9 @@ def loss_and_gradients(
     if x_array.dtype.kind in "iu":
         inputs = tf.convert_to_tensor(x_array.astype(np.int32))
     else:
-        inputs = tf.convert_to_tensor(as_float_array(x, "x"), dtype=model.trainable_weights[0].dtype)
+        inputs = tf.convert_to_tensor(
+            as_float_array(x, "x"), dtype=model.trainable_weights[0].dtype
+        )
     variables = [variable for layer, _ in layers for variable in layer.trainable_weights]
     with tf.GradientTape() as tape:
         value = loss(y, model(inputs, training=training))
@@ -166,7 +178,9 @@ def loss_and_gradients(
     start = 0
     for mapped in layers:
         count = len(mapped[0].trainable_weights)
-        arrays = [np.asarray(tf.convert_to_tensor(g)) for g in flat[start : start + count]]  # dense, also for an embedding
+        arrays = [
+            np.asarray(tf.convert_to_tensor(g)) for g in flat[start : start + count]
+        ]  # dense, also for an embedding
         gradients += _to_scratch(mapped, arrays, gradients=True)
         start += count
     return float(value), gradients

@@ -33,11 +33,16 @@ class RecurrentNet(keras.Sequential):
         return_sequences: bool = False,
         name: str | None = None,
     ) -> None:
-        spec = RecurrentSpec(kind, input_size, hidden_size, output_size, vocab_size, return_sequences)
+        spec = RecurrentSpec(
+            kind, input_size, hidden_size, output_size, vocab_size, return_sequences
+        )
         if vocab_size is None:
             front: list[keras.layers.Layer] = [keras.Input(shape=(None, input_size))]
         else:
-            front = [keras.Input(shape=(None,), dtype="int32"), keras.layers.Embedding(vocab_size, input_size)]
+            front = [
+                keras.Input(shape=(None,), dtype="int32"),
+                keras.layers.Embedding(vocab_size, input_size),
+            ]
         recurrent = _LAYERS[kind](hidden_size, return_sequences=return_sequences)
         super().__init__([*front, recurrent, keras.layers.Dense(output_size)], name=name)
         self.spec = spec

@@ -41,7 +41,7 @@ from dltutor.scratch.gradcheck import (
     numerical_gradient_at,
     relative_error,
 )
-from dltutor.scratch.layers import Embedding, Layer, Linear, Parameter, glorot_uniform
+from dltutor.scratch.layers import Embedding, Layer, Linear, Parameter, glorot_uniform, predict
 from dltutor.scratch.losses import (
     CrossEntropyLoss,
     Loss,
@@ -64,7 +64,6 @@ from dltutor.scratch.recurrent import (
     RecurrentNet,
     RNNCell,
 )
-from dltutor.scratch.layers import predict
 from dltutor.scratch.sequential import Sequential
 from dltutor.scratch.train import evaluate, fit, minibatches
 

@@ -14,16 +14,26 @@ from dltutor.scratch.layers import Layer, Linear
 from dltutor.scratch.pooling import Flatten, MaxPool2D
 
 
-def build(layer: specs.LayerSpec, rng: np.random.Generator, dtype: npt.DTypeLike = np.float64) -> list[Layer]:
+def build(
+    layer: specs.LayerSpec, rng: np.random.Generator, dtype: npt.DTypeLike = np.float64
+) -> list[Layer]:
     """The scratch layers for one layer spec, its activation (if any) last."""
     built: list[Layer]
     match layer:
         case specs.Dense(fan_in, fan_out, _):
             built = [Linear(fan_in, fan_out, rng=rng, dtype=dtype)]
         case specs.Conv(in_channels, out_channels, kernel_size, padding, _):
-            built = [Conv2D(in_channels, out_channels, kernel_size, padding=padding, rng=rng, dtype=dtype)]
+            built = [
+                Conv2D(
+                    in_channels, out_channels, kernel_size, padding=padding, rng=rng, dtype=dtype
+                )
+            ]
         case specs.ConvTranspose(in_channels, out_channels, kernel_size, stride, _):
-            built = [ConvTranspose2D(in_channels, out_channels, kernel_size, stride, rng=rng, dtype=dtype)]
+            built = [
+                ConvTranspose2D(
+                    in_channels, out_channels, kernel_size, stride, rng=rng, dtype=dtype
+                )
+            ]
         case specs.MaxPool(size):
             return [MaxPool2D(size)]
         case specs.Flatten():

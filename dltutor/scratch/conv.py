@@ -43,7 +43,9 @@ def output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0) 
     return (size + 2 * padding - kernel_size) // stride + 1
 
 
-def _check_conv_inputs(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check_conv_inputs(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     x = as_float_array(x, "x", ndim=4)
     weight = as_float_array(weight, "weight", ndim=4)
     bias = as_float_array(bias, "bias", ndim=1)
@@ -75,7 +77,9 @@ def conv2d_loops(
         for o in range(n_out):
             for i in range(h_out):
                 for j in range(w_out):
-                    window = x_pad[n, :, i * stride : i * stride + k_h, j * stride : j * stride + k_w]
+                    window = x_pad[
+                        n, :, i * stride : i * stride + k_h, j * stride : j * stride + k_w
+                    ]
                     y[n, o, i, j] = np.sum(window * weight[o]) + bias[o]
     return y
 
@@ -129,7 +133,9 @@ def _conv2d_columns(
     h_out = output_size(x.shape[2], k_h, stride, padding)
     w_out = output_size(x.shape[3], k_w, stride, padding)
     windows = _windows(_pad(x, padding), k_h, k_w, stride)  # (N, C, H_out, W_out, k_h, k_w)
-    columns = windows.transpose(0, 2, 3, 1, 4, 5).reshape(-1, weight[0].size)  # (N·H_out·W_out, C·k_h·k_w)
+    columns = windows.transpose(0, 2, 3, 1, 4, 5).reshape(
+        -1, weight[0].size
+    )  # (N·H_out·W_out, C·k_h·k_w)
     y = columns @ weight.reshape(n_out, -1).T + bias  # (N·H_out·W_out, C_out)
     y = y.reshape(x.shape[0], h_out, w_out, n_out).transpose(0, 3, 1, 2)  # (N, C_out, H_out, W_out)
     return np.ascontiguousarray(y), columns
@@ -156,7 +162,9 @@ def conv2d_backward(
     grad_bias = grad_rows.sum(axis=0)
     grad_columns = grad_rows @ weight.reshape(n_out, -1)  # (N·H_out·W_out, C·k_h·k_w)
     grad_columns = grad_columns.reshape(n, h_out, w_out, n_in, k_h, k_w)
-    grad_x_pad = np.zeros((n, n_in, height + 2 * padding, width + 2 * padding), dtype=grad_columns.dtype)
+    grad_x_pad = np.zeros(
+        (n, n_in, height + 2 * padding, width + 2 * padding), dtype=grad_columns.dtype
+    )
     for u in range(k_h):
         for v in range(k_w):
             rows = slice(u, u + stride * h_out, stride)
@@ -195,7 +203,9 @@ class Conv2D(Layer):
         rng = np.random.default_rng() if rng is None else rng
         area = self.kernel_size**2
         shape = (self.out_channels, self.in_channels, self.kernel_size, self.kernel_size)
-        kernel = glorot_uniform(self.in_channels * area, self.out_channels * area, rng, dtype, shape)
+        kernel = glorot_uniform(
+            self.in_channels * area, self.out_channels * area, rng, dtype, shape
+        )
         self.weight = self.add_parameter("W", kernel)
         self.bias = self.add_parameter("b", np.zeros(self.out_channels, dtype=dtype))
         self._cache: tuple[tuple[int, ...], np.ndarray] | None = None
@@ -223,7 +233,9 @@ class Conv2D(Layer):
         )
 
 
-def conv_transpose2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride: int) -> np.ndarray:
+def conv_transpose2d(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride: int
+) -> np.ndarray:
     r"""Transposed convolution: every input pixel paints its value times the kernel onto the output.
 
     .. math::
@@ -277,7 +289,9 @@ class ConvTranspose2D(Layer):
         rng = np.random.default_rng() if rng is None else rng
         area = self.kernel_size**2
         shape = (self.in_channels, self.out_channels, self.kernel_size, self.kernel_size)
-        kernel = glorot_uniform(self.in_channels * area, self.out_channels * area, rng, dtype, shape)
+        kernel = glorot_uniform(
+            self.in_channels * area, self.out_channels * area, rng, dtype, shape
+        )
         self.weight = self.add_parameter("W", kernel)
         self.bias = self.add_parameter("b", np.zeros(self.out_channels, dtype=dtype))
         self._x: np.ndarray | None = None

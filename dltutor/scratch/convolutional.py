@@ -33,6 +33,13 @@ class CNN(Sequential):
         rng: np.random.Generator | None = None,
     ) -> None:
         self.spec = CNNSpec(
-            in_channels, image_size, num_classes, channels, convs_per_block, hidden_units  # type: ignore[arg-type]
+            in_channels,
+            image_size,
+            num_classes,
+            channels,
+            convs_per_block,
+            hidden_units,
         )
-        super().__init__(build_all(self.spec.layers(), np.random.default_rng() if rng is None else rng))
+        super().__init__(
+            build_all(self.spec.layers(), np.random.default_rng() if rng is None else rng)
+        )

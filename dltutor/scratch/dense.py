@@ -29,7 +29,9 @@ class MLP(Sequential):
         rng: np.random.Generator | None = None,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
-        self.spec = MLPSpec(layer_sizes, activation)  # type: ignore[arg-type]
-        super().__init__(build_all(self.spec.layers(), np.random.default_rng() if rng is None else rng, dtype))
+        self.spec = MLPSpec(layer_sizes, activation)
+        super().__init__(
+            build_all(self.spec.layers(), np.random.default_rng() if rng is None else rng, dtype)
+        )
         self.layer_sizes = list(self.spec.layer_sizes)
         self.activation = activation

@@ -44,7 +44,7 @@ class Autoencoder(Sequential):
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
         rng = np.random.default_rng() if rng is None else rng
-        self.spec = AutoencoderSpec(layer_sizes, activation, code_activation, output_activation)  # type: ignore[arg-type]
+        self.spec = AutoencoderSpec(layer_sizes, activation, code_activation, output_activation)
         self.encoder = Sequential(build_all(self.spec.encoder(), rng, dtype))
         self.decoder = Sequential(build_all(self.spec.decoder(), rng, dtype))
         super().__init__([self.encoder, self.decoder])
@@ -111,10 +111,14 @@ class VAE(Layer):
         rng = np.random.default_rng() if rng is None else rng
         mean, log_var = self.spec.heads()
         # Registered in the order of the PyTorch and Keras twins: encoder, heads, decoder.
-        self.encoder = self.add_layer("encoder", Sequential(build_all(self.spec.encoder(), rng, dtype)))
+        self.encoder = self.add_layer(
+            "encoder", Sequential(build_all(self.spec.encoder(), rng, dtype))
+        )
         self.mean = self.add_layer("mean", Sequential(build(mean, rng, dtype)))
         self.log_var = self.add_layer("log_var", Sequential(build(log_var, rng, dtype)))
-        self.decoder = self.add_layer("decoder", Sequential(build_all(self.spec.decoder(), rng, dtype)))
+        self.decoder = self.add_layer(
+            "decoder", Sequential(build_all(self.spec.decoder(), rng, dtype))
+        )
         self._rng = rng  # draws epsilon
         self._cache: tuple[np.ndarray, np.ndarray | None] | None = None
 
@@ -172,10 +176,15 @@ class VAELoss:
         self._cache: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def forward(self, outputs: VAEOutputs, x: np.ndarray) -> float:
-        logits, mu, log_var = (as_float_array(a, name) for a, name in zip(outputs, ("logits", "mu", "log_var"), strict=True))
+        logits, mu, log_var = (
+            as_float_array(a, name)
+            for a, name in zip(outputs, ("logits", "mu", "log_var"), strict=True)
+        )
         x = as_float_array(x, "x")
         if logits.shape != x.shape:
-            raise ValueError(f"logits and x must have the same shape, got {logits.shape} and {x.shape}")
+            raise ValueError(
+                f"logits and x must have the same shape, got {logits.shape} and {x.shape}"
+            )
         reconstruction = np.maximum(logits, 0) - logits * x + np.log1p(np.exp(-np.abs(logits)))
         kl = 0.5 * (mu**2 + np.exp(log_var) - log_var - 1)
         self._cache = (logits, x, mu, log_var)

@@ -49,7 +49,9 @@ def numerical_gradient_at(
     return gradient
 
 
-def numerical_gradient(function: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+def numerical_gradient(
+    function: Callable[[], float], x: np.ndarray, eps: float = 1e-6
+) -> np.ndarray:
     """Central-difference gradient of ``function()`` with respect to every entry of ``x``."""
     return numerical_gradient_at(function, x, np.arange(x.size), eps).reshape(x.shape)
 

@@ -156,7 +156,9 @@ def predict(model: Layer, x: np.ndarray, batch_size: int = 256) -> Any:
     was_training = model.training
     model.eval()
     try:
-        outputs = [model.forward(x[start : start + batch_size]) for start in range(0, len(x), batch_size)]
+        outputs = [
+            model.forward(x[start : start + batch_size]) for start in range(0, len(x), batch_size)
+        ]
     finally:
         model.train(was_training)
     if isinstance(outputs[0], tuple):  # a model with several outputs, such as the VAE
@@ -229,9 +231,7 @@ class Linear(Layer):
         grad_output = as_float_array(grad_output, "grad_output")
         expected = (*self._x.shape[:-1], self.out_features)
         if grad_output.shape != expected:
-            raise ValueError(
-                f"grad_output must have shape {expected}, got {describe(grad_output)}"
-            )
+            raise ValueError(f"grad_output must have shape {expected}, got {describe(grad_output)}")
         rows = self._x.reshape(-1, self.in_features)  # (N·..., d_in)
         grad_rows = grad_output.reshape(-1, self.out_features)  # (N·..., d_out)
         self.weight.grad = rows.T @ grad_rows  # (d_in, d_out)
@@ -279,9 +279,7 @@ class Embedding(Layer):
         grad_output = as_float_array(grad_output, "grad_output")
         expected = (*self._ids.shape, self.embedding_dim)
         if grad_output.shape != expected:
-            raise ValueError(
-                f"grad_output must have shape {expected}, got {describe(grad_output)}"
-            )
+            raise ValueError(f"grad_output must have shape {expected}, got {describe(grad_output)}")
         grad = np.zeros_like(self.weight.value)
         np.add.at(grad, self._ids.ravel(), grad_output.reshape(-1, self.embedding_dim))
         self.weight.grad = grad

@@ -52,7 +52,9 @@ def gradients_of(parameters: NamedParameters) -> list[tuple[str, Parameter, np.n
 
 
 class SGD:
-    r"""Plain (stochastic, mini-batch) gradient descent :math:`\theta \leftarrow \theta - \eta\, \partial L / \partial \theta`.
+    r"""Plain (stochastic, mini-batch) gradient descent.
+
+    :math:`\theta \leftarrow \theta - \eta\, \partial L / \partial \theta` for every parameter.
 
     Args:
         learning_rate: the step size :math:`\eta > 0`. Too small and training crawls;
@@ -76,6 +78,8 @@ class SGD:
         """Update every parameter in place from the gradient of the last ``backward``."""
         triples = gradients_of(parameters)
         if self.max_grad_norm is not None:
-            self.last_gradient_norm = clip_by_global_norm([g for _, _, g in triples], self.max_grad_norm)
+            self.last_gradient_norm = clip_by_global_norm(
+                [g for _, _, g in triples], self.max_grad_norm
+            )
         for _, parameter, gradient in triples:
             parameter.value -= self.learning_rate * gradient

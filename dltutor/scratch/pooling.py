@@ -36,13 +36,17 @@ class _Pool2D(Layer):
         grad_x = np.zeros(self._x_shape, dtype=per_offset.dtype)
         for p in range(k):
             for q in range(k):
-                grad_x[:, :, p : p + s * h_out : s, q : q + s * w_out : s] += per_offset[..., p * k + q]
+                grad_x[:, :, p : p + s * h_out : s, q : q + s * w_out : s] += per_offset[
+                    ..., p * k + q
+                ]
         return grad_x
 
     def _check(self, x: np.ndarray) -> np.ndarray:
         x = as_float_array(x, "x", ndim=4)
         if min(x.shape[2:]) < self.kernel_size:
-            raise ValueError(f"{type(self).__name__}({self.kernel_size}) needs H, W ≥ {self.kernel_size}, got {describe(x)}")
+            raise ValueError(
+                f"{type(self).__name__}({self.kernel_size}) needs H, W ≥ {self.kernel_size}, got {describe(x)}"
+            )
         self._x_shape = x.shape
         return x
 
@@ -75,7 +79,9 @@ class MaxPool2D(_Pool2D):
         grad_output = self._check_grad(grad_output)
         assert self._argmax is not None
         offsets = np.arange(self.kernel_size**2)
-        routed = (self._argmax[..., None] == offsets) * grad_output[..., None]  # (N, C, H_out, W_out, k·k)
+        routed = (self._argmax[..., None] == offsets) * grad_output[
+            ..., None
+        ]  # (N, C, H_out, W_out, k·k)
         return self._scatter(routed)
 
 

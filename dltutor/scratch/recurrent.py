@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 import numpy.typing as npt
 
 from dltutor.checks import as_float_array, check_positive_int, describe
@@ -41,7 +40,9 @@ class Cell(Layer):
 
     gates = 1
 
-    def __init__(self, input_size: int, hidden_size: int, rng: np.random.Generator, dtype: npt.DTypeLike) -> None:
+    def __init__(
+        self, input_size: int, hidden_size: int, rng: np.random.Generator, dtype: npt.DTypeLike
+    ) -> None:
         super().__init__()
         self.input_size = check_positive_int(input_size, "input_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
@@ -56,11 +57,15 @@ class Cell(Layer):
     def step(self, x: np.ndarray, state: State) -> tuple[State, Any]:
         raise NotImplementedError
 
-    def step_backward(self, d_state: State, cache: Any, grads: dict[str, np.ndarray]) -> tuple[np.ndarray, State]:
+    def step_backward(
+        self, d_state: State, cache: Any, grads: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, State]:
         """Given dL/d(state_t), add this step's weight gradients to ``grads``; return dL/dx_t and dL/d(state_{t-1})."""
         raise NotImplementedError
 
-    def _accumulate(self, grads: dict[str, np.ndarray], x: np.ndarray, h_prev: np.ndarray, d_pre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _accumulate(
+        self, grads: dict[str, np.ndarray], x: np.ndarray, h_prev: np.ndarray, d_pre: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         # For a = x W_x + h_prev W_h + b: the three weight gradients and the two input gradients.
         grads["W_x"] += x.T @ d_pre
         grads["W_h"] += h_prev.T @ d_pre
@@ -78,10 +83,14 @@ class RNNCell(Cell):
 
     def step(self, x: np.ndarray, state: State) -> tuple[State, Any]:
         (h_prev,) = state
-        h = np.tanh(x @ self.params["W_x"] + h_prev @ self.params["W_h"] + self.params["b"])  # (N, H)
+        h = np.tanh(
+            x @ self.params["W_x"] + h_prev @ self.params["W_h"] + self.params["b"]
+        )  # (N, H)
         return (h,), (x, h_prev, h)
 
-    def step_backward(self, d_state: State, cache: Any, grads: dict[str, np.ndarray]) -> tuple[np.ndarray, State]:
+    def step_backward(
+        self, d_state: State, cache: Any, grads: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, State]:
         (dh,) = d_state
         x, h_prev, h = cache
         d_pre = dh * (1.0 - h**2)  # through tanh
@@ -120,7 +129,9 @@ class LSTMCell(Cell):
         h = o * tanh_c
         return (h, c), (x, h_prev, c_prev, i, f, g, o, tanh_c)
 
-    def step_backward(self, d_state: State, cache: Any, grads: dict[str, np.ndarray]) -> tuple[np.ndarray, State]:
+    def step_backward(
+        self, d_state: State, cache: Any, grads: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, State]:
         dh, dc = d_state
         x, h_prev, c_prev, i, f, g, o, tanh_c = cache
         do = dh * tanh_c
@@ -187,7 +198,9 @@ class GRUCell(Cell):
         h = z * h_prev + (1 - z) * n
         return (h,), (x, h_prev, z, r, n, ah_n)
 
-    def step_backward(self, d_state: State, cache: Any, grads: dict[str, np.ndarray]) -> tuple[np.ndarray, State]:
+    def step_backward(
+        self, d_state: State, cache: Any, grads: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, State]:
         (dh,) = d_state
         x, h_prev, z, r, n, ah_n = cache
         size = self.hidden_size
@@ -239,7 +252,9 @@ class Recurrent(Layer):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_float_array(x, "x", ndim=3)
         if x.shape[2] != self.cell.input_size:
-            raise ValueError(f"{type(self).__name__} expects inputs (N, T, {self.cell.input_size}), got {describe(x)}")
+            raise ValueError(
+                f"{type(self).__name__} expects inputs (N, T, {self.cell.input_size}), got {describe(x)}"
+            )
         state = self.cell.initial_state(x.shape[0], np.result_type(x, self.cell.params["W_x"]))
         outputs, self._caches = [], []
         for t in range(x.shape[1]):  # unrolled in time: the same weights at every step
@@ -255,12 +270,16 @@ class Recurrent(Layer):
         grad_output = as_float_array(grad_output, "grad_output", ndim=3)
         batch, steps = grad_output.shape[:2]
         if steps != len(self._caches):
-            raise ValueError(f"grad_output must cover the {len(self._caches)} steps of forward, got {describe(grad_output)}")
+            raise ValueError(
+                f"grad_output must cover the {len(self._caches)} steps of forward, got {describe(grad_output)}"
+            )
         grads = {name: np.zeros_like(value) for name, value in self.params.items()}
         d_state = tuple(np.zeros_like(s) for s in self.cell.initial_state(batch, grad_output.dtype))
         grad_x, hidden_gradients = [], []
         for t in reversed(range(steps)):  # backpropagation through time
-            d_state = (d_state[0] + grad_output[:, t],) + d_state[1:]  # from the loss at t, and from step t+1
+            d_state = (d_state[0] + grad_output[:, t],) + d_state[
+                1:
+            ]  # from the loss at t, and from step t+1
             hidden_gradients.append(d_state[0])
             d_x, d_state = self.cell.step_backward(d_state, self._caches[t], grads)
             grad_x.append(d_x)
@@ -276,15 +295,35 @@ class Recurrent(Layer):
 class RNN(Recurrent):
     """A sequence of :class:`RNNCell` steps: ``RNN(input_size, hidden_size)``."""
 
-    def __init__(self, input_size: int, hidden_size: int, *, rng: np.random.Generator | None = None, dtype: npt.DTypeLike = np.float64) -> None:
-        super().__init__(RNNCell(input_size, hidden_size, np.random.default_rng() if rng is None else rng, dtype))
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        *,
+        rng: np.random.Generator | None = None,
+        dtype: npt.DTypeLike = np.float64,
+    ) -> None:
+        super().__init__(
+            RNNCell(input_size, hidden_size, np.random.default_rng() if rng is None else rng, dtype)
+        )
 
 
 class LSTM(Recurrent):
     """A sequence of :class:`LSTMCell` steps: ``LSTM(input_size, hidden_size)``; ``final_state`` is (h_T, c_T)."""
 
-    def __init__(self, input_size: int, hidden_size: int, *, rng: np.random.Generator | None = None, dtype: npt.DTypeLike = np.float64) -> None:
-        super().__init__(LSTMCell(input_size, hidden_size, np.random.default_rng() if rng is None else rng, dtype))
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        *,
+        rng: np.random.Generator | None = None,
+        dtype: npt.DTypeLike = np.float64,
+    ) -> None:
+        super().__init__(
+            LSTMCell(
+                input_size, hidden_size, np.random.default_rng() if rng is None else rng, dtype
+            )
+        )
 
 
 class GRU(Recurrent):
@@ -299,7 +338,15 @@ class GRU(Recurrent):
         rng: np.random.Generator | None = None,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
-        super().__init__(GRUCell(input_size, hidden_size, np.random.default_rng() if rng is None else rng, dtype, reset_after))
+        super().__init__(
+            GRUCell(
+                input_size,
+                hidden_size,
+                np.random.default_rng() if rng is None else rng,
+                dtype,
+                reset_after,
+            )
+        )
 
 
 class LastTimeStep(Layer):
@@ -351,16 +398,22 @@ class RecurrentNet(Sequential):
         rng: np.random.Generator | None = None,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
-        self.spec = RecurrentSpec(kind, input_size, hidden_size, output_size, vocab_size, return_sequences)
+        self.spec = RecurrentSpec(
+            kind, input_size, hidden_size, output_size, vocab_size, return_sequences
+        )
         rng = np.random.default_rng() if rng is None else rng
         layers: list[Layer] = []
         if vocab_size is not None:
             layers.append(Embedding(vocab_size, input_size, rng=rng, dtype=dtype))
         recurrent = _LAYERS[kind](input_size, hidden_size, rng=rng, dtype=dtype)
         if kind == "lstm":
-            recurrent.params["b"][hidden_size : 2 * hidden_size] = self.spec.forget_bias  # forget gate
+            recurrent.params["b"][hidden_size : 2 * hidden_size] = (
+                self.spec.forget_bias
+            )  # forget gate
         layers.append(recurrent)
         if not return_sequences:
             layers.append(LastTimeStep())
-        layers.append(Linear(hidden_size, output_size, rng=rng, dtype=dtype))  # on (N, H) or (N, T, H)
+        layers.append(
+            Linear(hidden_size, output_size, rng=rng, dtype=dtype)
+        )  # on (N, H) or (N, T, H)
         super().__init__(layers)

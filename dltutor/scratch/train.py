@@ -9,10 +9,9 @@ import numpy as np
 
 from dltutor.checks import as_float_array, check_positive_int, check_same_length, describe
 from dltutor.metrics import accuracy
-from dltutor.scratch.layers import Layer
+from dltutor.scratch.layers import Layer, predict
 from dltutor.scratch.losses import CrossEntropyLoss, Loss
 from dltutor.scratch.optim import Optimizer
-from dltutor.scratch.layers import predict
 
 
 def minibatches(
@@ -112,6 +111,8 @@ def fit(
         if is_classifier:
             history.setdefault("accuracy", []).append(float(np.average(accuracies, weights=sizes)))
         if validation_data is not None:
-            for key, value in evaluate(model, loss, *validation_data, batch_size=batch_size).items():
+            for key, value in evaluate(
+                model, loss, *validation_data, batch_size=batch_size
+            ).items():
                 history.setdefault(f"val_{key}", []).append(value)
     return history

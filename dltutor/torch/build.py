@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from torch import nn
 
@@ -17,10 +18,14 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 """Every name of :data:`dltutor.specs.ACTIVATIONS` as a PyTorch module (a test checks the set)."""
 
 
-def glorot(module: nn.Module) -> nn.Module:
+Weighted = TypeVar("Weighted", nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
+
+
+def glorot(module: Weighted) -> Weighted:
     """Glorot-uniform weights and zero biases, the scratch and Keras initialisation."""
-    nn.init.xavier_uniform_(getattr(module, "weight"))
-    nn.init.zeros_(getattr(module, "bias"))
+    nn.init.xavier_uniform_(module.weight)
+    assert module.bias is not None  # every spec layer has a bias
+    nn.init.zeros_(module.bias)
     return module
 
 
@@ -33,7 +38,9 @@ def build(layer: specs.LayerSpec) -> list[nn.Module]:
         case specs.Conv(in_channels, out_channels, kernel_size, padding, _):
             module = glorot(nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding))
         case specs.ConvTranspose(in_channels, out_channels, kernel_size, stride, _):
-            module = glorot(nn.ConvTranspose2d(in_channels, out_channels, kernel_size, stride=stride))
+            module = glorot(
+                nn.ConvTranspose2d(in_channels, out_channels, kernel_size, stride=stride)
+            )
         case specs.MaxPool(size):
             return [nn.MaxPool2d(size)]
         case specs.Flatten():

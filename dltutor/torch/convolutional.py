@@ -29,6 +29,14 @@ class CNN(nn.Sequential):
         convs_per_block: int = 1,
         hidden_units: int = 64,
     ) -> None:
-        spec = CNNSpec(in_channels, image_size, num_classes, channels, convs_per_block, hidden_units)  # type: ignore[arg-type]
+        spec = CNNSpec(
+            in_channels, image_size, num_classes, channels, convs_per_block, hidden_units
+        )
         super().__init__(*(module for layer in spec.layers() for module in build(layer)))
         self.spec = spec
+
+    def __getitem__(self, index: int | slice) -> nn.Module:
+        """``cnn[0]`` is a layer; ``cnn[:2]`` an ``nn.Sequential`` of those layers (not a CNN)."""
+        if isinstance(index, slice):
+            return nn.Sequential(*list(self)[index])
+        return super().__getitem__(index)

@@ -21,7 +21,7 @@ class MLP(nn.Module):
 
     def __init__(self, layer_sizes: Sequence[int], activation: str = "relu") -> None:
         super().__init__()
-        self.spec = MLPSpec(layer_sizes, activation)  # type: ignore[arg-type]
+        self.spec = MLPSpec(layer_sizes, activation)
         self.layers = build_all(self.spec.layers())
         self.layer_sizes = list(self.spec.layer_sizes)
         self.activation = activation

@@ -32,7 +32,7 @@ class Autoencoder(nn.Module):
         output_activation: str = "sigmoid",
     ) -> None:
         super().__init__()
-        self.spec = AutoencoderSpec(layer_sizes, activation, code_activation, output_activation)  # type: ignore[arg-type]
+        self.spec = AutoencoderSpec(layer_sizes, activation, code_activation, output_activation)
         self.encoder = build_all(self.spec.encoder())
         self.decoder = build_all(self.spec.decoder())
 

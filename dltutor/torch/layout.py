@@ -140,9 +140,12 @@ def set_weights(model: nn.Module, weights: Sequence[np.ndarray]) -> None:
         for module in modules:
             count = _scratch_count(module)
             arrays = [
-                as_float_array(weights[position + i], f"weights[{position + i}]") for i in range(count)
+                as_float_array(weights[position + i], f"weights[{position + i}]")
+                for i in range(count)
             ]
-            for name, value in zip(_torch_names(module), _from_scratch(module, arrays), strict=True):
+            for name, value in zip(
+                _torch_names(module), _from_scratch(module, arrays), strict=True
+            ):
                 parameter = getattr(module, name)
                 if tuple(value.shape) != tuple(parameter.shape):
                     raise ValueError(

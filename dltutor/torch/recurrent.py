@@ -37,7 +37,9 @@ class RecurrentNet(nn.Module):
         return_sequences: bool = False,
     ) -> None:
         super().__init__()
-        self.spec = RecurrentSpec(kind, input_size, hidden_size, output_size, vocab_size, return_sequences)
+        self.spec = RecurrentSpec(
+            kind, input_size, hidden_size, output_size, vocab_size, return_sequences
+        )
         self.embedding = None if vocab_size is None else nn.Embedding(vocab_size, input_size)
         self.recurrent = _MODULES[kind](input_size, hidden_size, batch_first=True)
         self.head = nn.Linear(hidden_size, output_size)
@@ -45,8 +47,10 @@ class RecurrentNet(nn.Module):
         if kind == "lstm":
             with torch.no_grad():
                 forget = slice(hidden_size, 2 * hidden_size)
-                getattr(self.recurrent, "bias_ih_l0")[forget].fill_(self.spec.forget_bias)
-                getattr(self.recurrent, "bias_hh_l0")[forget].fill_(0.0)
+                bias_ih, bias_hh = self.recurrent.bias_ih_l0, self.recurrent.bias_hh_l0
+                assert isinstance(bias_ih, torch.Tensor) and isinstance(bias_hh, torch.Tensor)
+                bias_ih[forget].fill_(self.spec.forget_bias)
+                bias_hh[forget].fill_(0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.embedding is not None:
