@@ -134,3 +134,22 @@ def check_choice(value: Any, choices: Sequence[Any], name: str) -> Any:
     if value not in choices:
         raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
     return value
+
+
+def split_weights(
+    weights: Sequence[Any], counts: Sequence[int]
+) -> list[tuple[int, list[np.ndarray]]]:
+    """Cut a flat list of weight arrays into consecutive groups of ``counts`` arrays, one per layer.
+
+    Returns ``(start, arrays)`` for each group, ``start`` being the group's first index in
+    ``weights``. Raises ``ValueError`` unless the counts add up to ``len(weights)``, and the
+    errors of :func:`as_float_array` (naming ``weights[i]``) for an array that is not one.
+    """
+    if len(weights) != sum(counts):
+        raise ValueError(f"expected {sum(counts)} weight arrays, got {len(weights)}")
+    groups, start = [], 0
+    for count in counts:
+        arrays = [as_float_array(weights[i], f"weights[{i}]") for i in range(start, start + count)]
+        groups.append((start, arrays))
+        start += count
+    return groups

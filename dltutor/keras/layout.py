@@ -32,7 +32,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dltutor.checks import as_float_array, describe
+from dltutor.checks import as_float_array, describe, split_weights
 
 _RECURRENT = (keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU)
 _MAPPED = (
@@ -129,24 +129,17 @@ def set_weights(model: keras.Model, weights: Sequence[np.ndarray]) -> None:
     has no scratch counterpart.
     """
     layers = _mapped_layers(model)
-    expected = sum(_scratch_count(mapped) for mapped in layers)
-    if len(weights) != expected:
-        raise ValueError(f"expected {expected} weight arrays, got {len(weights)}")
-    position = 0
-    for mapped in layers:
-        count = _scratch_count(mapped)
-        arrays = [
-            as_float_array(weights[position + i], f"weights[{position + i}]") for i in range(count)
-        ]
+    groups = split_weights(weights, [_scratch_count(mapped) for mapped in layers])
+    for mapped, (start, arrays) in zip(layers, groups, strict=True):
         variables = mapped[0].trainable_weights
         for variable, value in zip(variables, _from_scratch(mapped, arrays), strict=True):
             if tuple(value.shape) != tuple(variable.shape):
                 raise ValueError(
-                    f"weights[{position}:{position + count}] do not fit layer {mapped[0].name!r}: "
-                    f"its {variable.name} needs shape {tuple(variable.shape)} in Keras' layout, got {describe(value)}"
+                    f"weights[{start}:{start + len(arrays)}] do not fit layer {mapped[0].name!r}: "
+                    f"its {variable.name} needs shape {tuple(variable.shape)} in Keras' layout, "
+                    f"got {describe(value)}"
                 )
             variable.assign(value.astype(variable.dtype))
-        position += count
 
 
 def loss_and_gradients(

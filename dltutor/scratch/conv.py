@@ -174,7 +174,43 @@ def conv2d_backward(
     return grad_x, grad_weight, grad_bias
 
 
-class Conv2D(Layer):
+class _KernelLayer(Layer):
+    """What a convolution and a transposed convolution share: checked sizes, a Glorot kernel
+    with fan-in :math:`C_{in} k^2` and fan-out :math:`C_{out} k^2`, and a zero bias.
+    """
+
+    transposed = False  # kernels (C_in, C_out, k, k) if True, else (C_out, C_in, k, k)
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int,
+        rng: np.random.Generator | None,
+        dtype: npt.DTypeLike,
+    ) -> None:
+        super().__init__()
+        self.in_channels = check_positive_int(in_channels, "in_channels")
+        self.out_channels = check_positive_int(out_channels, "out_channels")
+        self.kernel_size = check_positive_int(kernel_size, "kernel_size")
+        self.stride = check_positive_int(stride, "stride")
+        rng = np.random.default_rng() if rng is None else rng
+        area = self.kernel_size**2
+        channels = (self.in_channels, self.out_channels)
+        shape = (
+            *(channels if self.transposed else channels[::-1]),
+            self.kernel_size,
+            self.kernel_size,
+        )
+        kernel = glorot_uniform(
+            self.in_channels * area, self.out_channels * area, rng, dtype, shape
+        )
+        self.weight = self.add_parameter("W", kernel)
+        self.bias = self.add_parameter("b", np.zeros(self.out_channels, dtype=dtype))
+
+
+class Conv2D(_KernelLayer):
     r"""2-D convolution layer (cross-correlation, as in every framework), vectorized with im2col.
 
     :math:`y_{n,o,i,j} = b_o + \sum_{c,u,v} x^{pad}_{n,c,si+u,sj+v} K_{o,c,u,v}`. Shapes:
@@ -194,20 +230,8 @@ class Conv2D(Layer):
         rng: np.random.Generator | None = None,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
-        super().__init__()
-        self.in_channels = check_positive_int(in_channels, "in_channels")
-        self.out_channels = check_positive_int(out_channels, "out_channels")
-        self.kernel_size = check_positive_int(kernel_size, "kernel_size")
-        self.stride = check_positive_int(stride, "stride")
+        super().__init__(in_channels, out_channels, kernel_size, stride, rng, dtype)
         self.padding = check_non_negative_int(padding, "padding")
-        rng = np.random.default_rng() if rng is None else rng
-        area = self.kernel_size**2
-        shape = (self.out_channels, self.in_channels, self.kernel_size, self.kernel_size)
-        kernel = glorot_uniform(
-            self.in_channels * area, self.out_channels * area, rng, dtype, shape
-        )
-        self.weight = self.add_parameter("W", kernel)
-        self.bias = self.add_parameter("b", np.zeros(self.out_channels, dtype=dtype))
         self._cache: tuple[tuple[int, ...], np.ndarray] | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -261,7 +285,7 @@ def conv_transpose2d(
     return y + bias[:, None, None]  # (N, C_out, H_out, W_out)
 
 
-class ConvTranspose2D(Layer):
+class ConvTranspose2D(_KernelLayer):
     r"""Transposed convolution layer (no padding): with kernel 2 and stride 2 it doubles H and W.
 
     Forward: :func:`conv_transpose2d`. Backward, with :math:`g = \partial L/\partial y`:
@@ -270,6 +294,8 @@ class ConvTranspose2D(Layer):
     \sum_{n,i,j} x_{n,c,i,j}\, g_{n,o,si+u,sj+v}` and
     :math:`\partial L/\partial b_o = \sum_{n,i,j} g_{n,o,i,j}`.
     """
+
+    transposed = True
 
     def __init__(
         self,
@@ -281,19 +307,7 @@ class ConvTranspose2D(Layer):
         rng: np.random.Generator | None = None,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
-        super().__init__()
-        self.in_channels = check_positive_int(in_channels, "in_channels")
-        self.out_channels = check_positive_int(out_channels, "out_channels")
-        self.kernel_size = check_positive_int(kernel_size, "kernel_size")
-        self.stride = check_positive_int(stride, "stride")
-        rng = np.random.default_rng() if rng is None else rng
-        area = self.kernel_size**2
-        shape = (self.in_channels, self.out_channels, self.kernel_size, self.kernel_size)
-        kernel = glorot_uniform(
-            self.in_channels * area, self.out_channels * area, rng, dtype, shape
-        )
-        self.weight = self.add_parameter("W", kernel)
-        self.bias = self.add_parameter("b", np.zeros(self.out_channels, dtype=dtype))
+        super().__init__(in_channels, out_channels, kernel_size, stride, rng, dtype)
         self._x: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dltutor.checks import as_float_array, describe
+from dltutor.checks import describe, split_weights
 from dltutor.torch.train import as_inputs, as_targets
 
 _RECURRENT = (nn.RNN, nn.LSTM, nn.GRU)
@@ -132,28 +132,19 @@ def set_weights(model: nn.Module, weights: Sequence[np.ndarray]) -> None:
     has no scratch counterpart.
     """
     modules = _mapped_modules(model)
-    expected = sum(_scratch_count(module) for module in modules)
-    if len(weights) != expected:
-        raise ValueError(f"expected {expected} weight arrays, got {len(weights)}")
-    position = 0
+    groups = split_weights(weights, [_scratch_count(module) for module in modules])
     with torch.no_grad():
-        for module in modules:
-            count = _scratch_count(module)
-            arrays = [
-                as_float_array(weights[position + i], f"weights[{position + i}]")
-                for i in range(count)
-            ]
+        for module, (start, arrays) in zip(modules, groups, strict=True):
             for name, value in zip(
                 _torch_names(module), _from_scratch(module, arrays), strict=True
             ):
                 parameter = getattr(module, name)
                 if tuple(value.shape) != tuple(parameter.shape):
                     raise ValueError(
-                        f"weights[{position}:{position + count}] do not fit {module}: its {name} "
+                        f"weights[{start}:{start + len(arrays)}] do not fit {module}: its {name} "
                         f"needs shape {tuple(parameter.shape)} in PyTorch's layout, got {describe(value)}"
                     )
                 parameter.copy_(torch.from_numpy(np.ascontiguousarray(value)))
-            position += count
 
 
 def gradients(model: nn.Module) -> list[np.ndarray]:
