@@ -138,3 +138,25 @@ def test_plot_image_rows() -> None:
     assert axes.shape == (2, 10)
     with pytest.raises(ValueError, match="'b' must hold at least 10 images, got 3"):
         plot.plot_image_rows({"a": np.zeros((10, 4)), "b": np.zeros((3, 4))}, image_shape=(2, 2))
+
+
+@pytest.mark.torch
+def test_torch_history_accuracy_is_the_mean_over_batches(rng) -> None:
+    torch = pytest.importorskip("torch")
+    import dltutor.torch as dtorch
+
+    x, y = rng.random((50, 4)).astype(np.float32), rng.integers(0, 3, 50)
+    model = dtorch.MLP([4, 3])
+    frozen = torch.optim.SGD(model.parameters(), lr=0.0)  # the weights never move
+    history = dtorch.fit(
+        model,
+        torch.nn.CrossEntropyLoss(),
+        frozen,
+        x,
+        y,
+        epochs=1,
+        batch_size=8,
+        device=torch.device("cpu"),
+    )
+    expected = metrics.accuracy(y, dtorch.predict(model, x, device=torch.device("cpu")))
+    assert history["accuracy"] == [pytest.approx(expected, abs=1e-12)]
