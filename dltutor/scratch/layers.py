@@ -93,10 +93,12 @@ class Layer:
         return {name: grad for name, grad in gradients.items() if grad is not None}
 
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of the parameters in order ``[W1, b1, W2, b2, ...]``, W of shape (d_in, d_out).
+        """Copies of every parameter, in the order of :meth:`parameters`.
 
-        This is the layout ``dltutor.torch.set_weights`` and ``dltutor.keras.set_weights``
-        take for every twin.
+        For an MLP ``[W1, b1, W2, b2, ...]`` with W of shape (d_in, d_out); convolution
+        kernels are (C_out, C_in, k, k), recurrent weights ``[W_x, W_h, b]``. This is the
+        layout ``dltutor.torch.set_weights`` and ``dltutor.keras.set_weights`` take for
+        every twin.
         """
         return [value.copy() for value in self.named_parameters().values()]
 
