@@ -17,7 +17,7 @@ export PYTHONHASHSEED := 0
 .PHONY: help setup loopback test test-gpu book clean lock
 
 help:
-	@echo "make test      set up .venv; ruff, mypy, the unit tests and every notebook (nbval)"
+	@echo "make test      set up .venv; ruff, the workflow linters, mypy, the unit tests and every notebook (nbval)"
 	@echo "make book      set up .venv, execute the notebooks, build _build/html"
 	@echo "make test-gpu  PyTorch tests and notebooks on CUDA; fails without a GPU"
 	@echo "make lock      regenerate requirements-lock.txt from pyproject.toml"
@@ -42,6 +42,8 @@ loopback:
 test: $(STAMP) loopback
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/zizmor --offline --quiet .github/workflows/
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider tests $(NOTEBOOKS)
 

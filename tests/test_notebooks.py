@@ -1,9 +1,10 @@
 """Notebook hygiene and the chapter skeleton, and the book's references to the package.
 
 Every notebook: committed without outputs, in the table of contents, and of one shape —
-a title and what it shows; a setup cell (imports, ``SEED``, and the device for a
-framework); one step per ``##`` section, each ending in an assertion; a closing
-``## Summary`` that restates what was shown and links the twin notebooks. Code lines fit
+a title and what it shows; the Colab cell (installs dltutor in Colab, nothing elsewhere);
+a setup cell (imports, ``SEED``, and the device for a framework); one step per ``##``
+section, each ending in an assertion; a closing ``## Summary`` that restates what was
+shown and links the twin notebooks. Code lines fit
 in 79 columns. Every ``literalinclude`` with ``:pyobject:`` and every package object the
 book names resolves, so a rename fails ``make test`` rather than ``make book``.
 """
@@ -24,6 +25,7 @@ NOTEBOOKS = sorted(
 )
 PAGES = sorted(p for p in (ROOT / "book").rglob("*.md") if "_build" not in p.parts)
 IMPLEMENTATIONS = ("from_scratch.ipynb", "pytorch.ipynb", "keras.ipynb")
+EXERCISES = "exercises.ipynb"
 NOTEBOOK_IDS = [str(p.relative_to(ROOT)) for p in NOTEBOOKS]
 
 
@@ -58,14 +60,14 @@ def test_in_table_of_contents(path: Path) -> None:
 
 def test_each_chapter_has_its_three_implementations() -> None:
     for chapter in {p.parent for p in NOTEBOOKS}:
-        assert set(IMPLEMENTATIONS) <= {p.name for p in chapter.glob("*.ipynb")}, chapter
+        assert {*IMPLEMENTATIONS, EXERCISES} <= {p.name for p in chapter.glob("*.ipynb")}, chapter
         assert (chapter / "index.md").is_file(), chapter
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=NOTEBOOK_IDS)
 def test_skeleton(path: Path) -> None:
     notebook = cells(path)
-    title, setup, summary = notebook[0], notebook[1], notebook[-1]
+    title, setup, summary = notebook[0], notebook[2], notebook[-1]
     assert title["cell_type"] == "markdown" and source(title).startswith("# "), "a title first"
     assert len(source(title).strip().splitlines()) > 2, (
         "the title cell says what the notebook shows"
@@ -92,7 +94,7 @@ def test_skeleton(path: Path) -> None:
 def sections(notebook: list[dict]) -> list[tuple[str, list[dict]]]:
     """(heading, cells) for every ## section between the setup and the summary."""
     found: list[tuple[str, list[dict]]] = []
-    for cell in notebook[2:-1]:
+    for cell in notebook[3:-1]:
         heading = (
             re.search(r"^## .*$", source(cell), re.M) if cell["cell_type"] == "markdown" else None
         )
@@ -125,6 +127,48 @@ def test_code_fits_the_page(path: Path) -> None:
         if len(line) > 79
     ]
     assert wide == [], "lines over 79 columns scroll sideways in the book:\n" + "\n".join(wide)
+
+
+def test_colab_cell_comes_from_the_config() -> None:
+    """The repository URL is set once, in _config.yml; .ci/colab_cell.py writes it into the notebooks."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / ".ci"))
+    from colab_cell import colab_cell_source, repository_url
+
+    expected = colab_cell_source()
+    assert repository_url() in expected
+    stale = [
+        str(path.relative_to(ROOT)) for path in NOTEBOOKS if source(cells(path)[1]) != expected
+    ]
+    assert stale == [], f"run `python .ci/colab_cell.py`: {stale} disagree with _config.yml"
+
+
+def test_colab_cell_acts_only_in_colab() -> None:
+    import subprocess
+    import sys
+
+    code = source(cells(NOTEBOOKS[0])[1]).replace("%pip", "raise SystemExit('installed')  #")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout == "", "outside Colab the cell does nothing"
+
+
+@pytest.mark.parametrize("chapter", sorted({p.parent for p in NOTEBOOKS}), ids=lambda p: p.name)
+def test_every_chapter_has_three_exercises_with_checked_solutions(chapter: Path) -> None:
+    notebook = cells(chapter / EXERCISES)
+    texts = [source(cell) for cell in notebook]
+    exercises = [i for i, text in enumerate(texts) if text.startswith("```{exercise-start}")]
+    assert len(exercises) >= 3
+    for index in exercises:
+        start = next(
+            i for i in range(index, len(texts)) if texts[i].startswith("```{solution-start}")
+        )
+        end = next(i for i in range(start, len(texts)) if texts[i].startswith("```{solution-end}"))
+        assert ":class: dropdown" in texts[start], "solutions render collapsed"
+        solution_code = [source(c) for c in notebook[start:end] if c["cell_type"] == "code"]
+        assert any(
+            re.search(r"^\s*(assert |np\.testing\.assert)", code, re.M) for code in solution_code
+        ), f"the solution at cell {start} checks its answer"
 
 
 # --- words for the reader --------------------------------------------------------------

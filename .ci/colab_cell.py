@@ -1,0 +1,68 @@
+"""Write the Colab cell, the first code cell of every notebook, from _config.yml.
+
+The repository URL is set in one place, `repository.url` in _config.yml; Colab opens a
+notebook alone, so the notebook must carry the URL to install dltutor from. This script
+puts it there. Run it after changing the URL (tests/test_notebooks.py checks that every
+notebook agrees with _config.yml):
+
+    .venv/bin/python .ci/colab_cell.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+MARKER = "# Colab only:"
+
+
+def repository_url() -> str:
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    return str(config["repository"]["url"]).rstrip("/")
+
+
+def colab_cell_source() -> str:
+    """The cell: in Colab, install dltutor from the repository; anywhere else, nothing."""
+    return (
+        f"{MARKER} install dltutor (Colab has NumPy, PyTorch and Keras already).\n"
+        "# Nothing happens anywhere else: not locally, not in the tests or the book.\n"
+        "import sys\n"
+        "\n"
+        'if "google.colab" in sys.modules:\n'
+        f'    %pip install --quiet "dltutor @ git+{repository_url()}"'
+    )
+
+
+def notebooks() -> list[Path]:
+    return sorted(
+        p for p in (ROOT / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+    )
+
+
+def main() -> int:
+    source = colab_cell_source()
+    for path in notebooks():
+        notebook = json.loads(path.read_text())
+        cells = notebook["cells"]
+        cell = {
+            "cell_type": "code",
+            "execution_count": None,
+            "metadata": {},
+            "outputs": [],
+            "source": source.splitlines(keepends=True),
+        }
+        if len(cells) > 1 and "".join(cells[1]["source"]).startswith(MARKER):
+            cells[1] = cell
+        else:
+            cells.insert(1, cell)
+        path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+        print(f"colab cell: {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
