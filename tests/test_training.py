@@ -160,3 +160,42 @@ def test_torch_history_accuracy_is_the_mean_over_batches(rng) -> None:
     )
     expected = metrics.accuracy(y, dtorch.predict(model, x, device=torch.device("cpu")))
     assert history["accuracy"] == [pytest.approx(expected, abs=1e-12)]
+
+
+def test_progress_bar_only_when_asked(rng, capsys) -> None:
+    x, y = rng.random((20, 3)), rng.random((20, 1))
+
+    def train(**kwargs) -> str:
+        model = scratch.MLP([3, 1], rng=np.random.default_rng(0))
+        scratch.fit(
+            model, scratch.MSELoss(), scratch.SGD(0.1), x, y, epochs=3, batch_size=5, **kwargs
+        )
+        return capsys.readouterr().err
+
+    assert train() == ""  # the book's notebooks: nothing on stderr
+    shown = train(progress=True)
+    assert "epochs" in shown and "3/3" in shown and "loss=" in shown
+
+
+@pytest.mark.torch
+def test_torch_progress_bar_only_when_asked(rng, capsys) -> None:
+    torch = pytest.importorskip("torch")
+    import dltutor.torch as dtorch
+
+    x, y = rng.random((20, 3)).astype(np.float32), rng.random((20, 1)).astype(np.float32)
+    for progress in (False, True):
+        model = dtorch.MLP([3, 1])
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        dtorch.fit(
+            model,
+            torch.nn.MSELoss(),
+            optimizer,
+            x,
+            y,
+            epochs=2,
+            batch_size=5,
+            progress=progress,
+            device=torch.device("cpu"),
+        )
+        shown = capsys.readouterr().err
+        assert ("2/2" in shown) == progress

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from dltutor.checks import as_float_array, check_positive_int, check_same_length, describe
 from dltutor.metrics import accuracy
@@ -78,6 +79,7 @@ def fit(
     seed: int = 0,
     shuffle: bool = True,
     validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+    progress: bool = False,
 ) -> dict[str, list[float]]:
     """Train ``model`` by mini-batch gradient descent; return the per-epoch history.
 
@@ -88,6 +90,7 @@ def fit(
     cross-entropy loss, ``"accuracy"`` — both means over the epoch's batches, weighted by
     batch size, as Keras reports them — and the same keys prefixed ``val_`` when
     ``validation_data`` is given, measured after the epoch in evaluation mode.
+    ``progress=True`` shows a progress bar over the epochs (on stderr), for long runs.
     """
     x = _check_inputs(x)
     y = _prepare_targets(loss, y, "y")
@@ -96,7 +99,8 @@ def fit(
     rng = np.random.default_rng(seed) if shuffle else None
     is_classifier = isinstance(loss, CrossEntropyLoss)
     history: dict[str, list[float]] = {}
-    for _ in range(epochs):
+    epochs_bar = tqdm(range(epochs), desc="epochs", unit="epoch", disable=not progress)
+    for _ in epochs_bar:
         model.train()
         losses, accuracies, sizes = [], [], []
         for index in minibatches(len(x), batch_size, rng):
@@ -115,4 +119,5 @@ def fit(
                 model, loss, *validation_data, batch_size=batch_size
             ).items():
                 history.setdefault(f"val_{key}", []).append(value)
+        epochs_bar.set_postfix({key: f"{values[-1]:.4g}" for key, values in history.items()})
     return history

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
+from tqdm import tqdm
 
 from dltutor.checks import as_float_array, check_positive_int, check_same_length
 from dltutor.torch.device import get_device
@@ -116,6 +117,7 @@ def fit(
     shuffle: bool = True,
     validation_data: tuple[np.ndarray, np.ndarray] | None = None,
     device: torch.device | None = None,
+    progress: bool = False,
 ) -> dict[str, list[float]]:
     """Train ``model`` on NumPy arrays; return the per-epoch history.
 
@@ -125,7 +127,8 @@ def fit(
     means over the epoch's batches, weighted by batch size, as Keras reports them — and
     ``val_*`` measured after each epoch in eval mode. The examples are shuffled every epoch
     by a generator seeded with ``seed`` (``shuffle=False`` keeps their order); the model is
-    moved to ``device`` (default :func:`get_device`).
+    moved to ``device`` (default :func:`get_device`). ``progress=True`` shows a progress
+    bar over the epochs (on stderr), for long runs.
     """
     device = get_device() if device is None else device
     epochs = check_positive_int(epochs, "epochs")
@@ -139,7 +142,8 @@ def fit(
     )
     model.to(device)
     history: dict[str, list[float]] = {}
-    for _ in range(epochs):
+    epochs_bar = tqdm(range(epochs), desc="epochs", unit="epoch", disable=not progress)
+    for _ in epochs_bar:
         model.train()
         total, correct, count = 0.0, 0.0, 0
         for batch_inputs, batch_targets in loader:
@@ -159,4 +163,5 @@ def fit(
         if validation_data is not None:
             for key, value in evaluate(model, loss_fn, *validation_data, device=device).items():
                 history.setdefault(f"val_{key}", []).append(value)
+        epochs_bar.set_postfix({key: f"{values[-1]:.4g}" for key, values in history.items()})
     return history
