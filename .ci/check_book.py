@@ -1,7 +1,9 @@
 """Check the built HTML book: every chapter notebook rendered with figures, no noise, offline.
 
 Usage: python .ci/check_book.py _build/html
-Fails (exit 1) if a notebook page has no executed figure; if any page shows a traceback,
+Fails (exit 1) if a chapter notebook page has no executed figure; if an exercises page has
+fewer than three solutions, or one that is not collapsed or shows no executed output;
+if any page shows a traceback,
 an error output or a stderr block; or if any page or stylesheet loads a script, a
 stylesheet or a font from the network (links a reader clicks, like launch buttons, are fine).
 """
@@ -41,6 +43,25 @@ def remote_loads(html_root: Path) -> list[str]:
     return found
 
 
+SOLUTION = re.compile(r'<div class="solution dropdown[^"]*"', re.I)
+SOLUTION_ANY = re.compile(r'<div class="solution[ "]', re.I)
+
+
+def solution_problems(page: Path) -> list[str]:
+    """An exercises page: three solutions or more, every one collapsed and executed."""
+    html = page.read_text(encoding="utf-8")
+    starts = [match.start() for match in SOLUTION_ANY.finditer(html)]
+    problems = []
+    if len(starts) < 3:
+        problems.append(f"{page} has {len(starts)} solutions; every chapter has at least three")
+    if len(SOLUTION.findall(html)) != len(starts):
+        problems.append(f"{page} has a solution that is not collapsed (:class: dropdown)")
+    for number, (start, end) in enumerate(zip(starts, [*starts[1:], len(html)]), start=1):
+        if 'class="cell_output' not in html[start:end]:
+            problems.append(f"{page}: solution {number} shows no executed output")
+    return problems
+
+
 def main(html_root: Path) -> int:
     problems = []
     pages = sorted(html_root.rglob("*.html"))
@@ -53,6 +74,8 @@ def main(html_root: Path) -> int:
         page = html_root / notebook.with_suffix(".html")
         if not page.is_file():
             problems.append(f"{notebook} has no page at {page}")
+        elif notebook.name == "exercises.ipynb":
+            problems += solution_problems(page)
         elif not OUTPUT_FIGURE.search(page.read_text(encoding="utf-8")):
             problems.append(f"{page} shows no figure: was {notebook} executed?")
     for page in pages:
@@ -63,8 +86,9 @@ def main(html_root: Path) -> int:
         print("check_book:", problem, file=sys.stderr)
     if not problems:
         print(
-            f"check_book: {len(pages)} pages, {len(notebooks)} notebooks with figures, "
-            "no noise, nothing loaded from the network"
+            f"check_book: {len(pages)} pages, {len(notebooks)} notebooks executed (figures in "
+            "every chapter notebook, collapsed solutions in every exercises page), no noise, "
+            "nothing loaded from the network"
         )
     return 1 if problems else 0
 

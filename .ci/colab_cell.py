@@ -28,8 +28,8 @@ def repository_url() -> str:
 def colab_cell_source() -> str:
     """The cell: in Colab, install dltutor from the repository; anywhere else, nothing."""
     return (
-        f"{MARKER} install dltutor (Colab has NumPy, PyTorch and Keras already).\n"
-        "# Nothing happens anywhere else: not locally, not in the tests or the book.\n"
+        f"{MARKER} install dltutor (Colab has NumPy, PyTorch, Keras).\n"
+        "# Anywhere else, this cell does nothing.\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
@@ -51,7 +51,7 @@ def main() -> int:
         cell = {
             "cell_type": "code",
             "execution_count": None,
-            "metadata": {},
+            "metadata": {"tags": ["remove-cell"]},  # runs in the book build, not shown there
             "outputs": [],
             "source": source.splitlines(keepends=True),
         }
