@@ -265,3 +265,30 @@ class RecurrentSpec:
             raise TypeError(
                 f"return_sequences must be True or False, got {describe(self.return_sequences)}"
             )
+
+
+@dataclass(frozen=True)
+class TransformerSpec:
+    """A small Transformer over token ids: embedding, sinusoidal positions, pre-LN blocks, a head."""
+
+    vocab_size: int
+    context: int  # the longest sequence the positional encoding covers
+    embed_dim: int = 32  # enough for the book's toy tasks on a CPU
+    num_heads: int = 2  # each head works in embed_dim / num_heads dimensions
+    num_layers: int = 1
+    ff_units: int = 64  # the feed-forward width, twice embed_dim
+    causal: bool = True  # True: a decoder-only language model; False: an encoder
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "context", "embed_dim", "num_heads", "num_layers", "ff_units"):
+            check_positive_int(getattr(self, name), name)
+        if self.embed_dim % self.num_heads:
+            raise ValueError(
+                f"embed_dim must be divisible by num_heads, got {self.embed_dim} and {self.num_heads}"
+            )
+        if self.embed_dim % 2:
+            raise ValueError(
+                f"embed_dim must be even for the sinusoidal encoding, got {self.embed_dim}"
+            )
+        if not isinstance(self.causal, bool):
+            raise TypeError(f"causal must be True or False, got {describe(self.causal)}")

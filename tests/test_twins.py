@@ -35,7 +35,7 @@ class Twin:
         details = ",".join(
             f"{k}={v}"
             for k, v in self.kwargs.items()
-            if k in ("kind", "vocab_size", "return_sequences")
+            if k in ("kind", "vocab_size", "return_sequences", "causal")
         )
         self.label = f"{self.name}({details})"
 
@@ -94,6 +94,24 @@ TWINS = [
             ids=6,
         )
         for kind in specs.RECURRENT_KINDS
+    ],
+    *[
+        Twin(
+            "Transformer",
+            {
+                "vocab_size": 7,
+                "context": 6,
+                "embed_dim": 8,
+                "num_heads": 2,
+                "num_layers": 2,
+                "ff_units": 12,
+                "causal": causal,
+            },
+            (3, 6),
+            "sequence",
+            ids=7,
+        )
+        for causal in (True, False)
     ],
 ]
 

@@ -4,11 +4,12 @@ Importing it (or plain ``import dltutor``) before TensorFlow silences TensorFlow
 Python log lines and selects the TensorFlow backend, so notebooks need no boilerplate:
 the environment defaults are set in ``dltutor/__init__.py``, which Python runs before
 this module. Import ``dltutor`` before ``tensorflow`` or ``keras``. It never imports
-PyTorch. Modules by concept: ``dense``, ``convolutional``, ``recurrent``, ``generative``
-(the models), ``build`` (layer specs to layers), ``layout`` (every scratch↔Keras weight
+PyTorch. Modules by concept: ``dense``, ``convolutional``, ``recurrent``, ``generative``,
+``attention`` (the models), ``build`` (layer specs to layers), ``layout`` (every scratch↔Keras weight
 conversion), ``generate``, ``device``, ``interpret``.
 """
 
+from dltutor.keras.attention import Transformer
 from dltutor.keras.convolutional import CNN
 from dltutor.keras.dense import MLP
 from dltutor.keras.device import DEVICE_VARIABLE, get_device, set_seed
@@ -26,6 +27,7 @@ __all__ = [
     "Autoencoder",
     "ConvAutoencoder",
     "RecurrentNet",
+    "Transformer",
     "VAELoss",
     "get_device",
     "get_weights",

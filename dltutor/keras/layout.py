@@ -13,6 +13,9 @@ Keras layer                 Keras weights                               scratch 
 ``Embedding``               ``embeddings`` (V, D)                       the same
 ``SimpleRNN``, ``LSTM``     ``kernel``, ``recurrent_kernel``, ``bias``  ``W_x``, ``W_h``, ``b``
 ``GRU``                     the same; bias (2, 3H) if ``reset_after``   ``b``, ``b_h``; their sum
+``MultiHeadAttention``      query/key/value kernels (E, H, d), biases  ``W_q, W_k, W_v`` (E, E),
+                            (H, d); output kernel (H, d, E), bias      ``b_q, b_k, b_v``; ``out``
+``LayerNormalization``      ``gamma``, ``beta``                        the same
 ==========================  ==========================================  ===========================
 
 **The dense layer after Flatten.** Scratch and PyTorch flatten a (C, H, W) feature map
@@ -40,6 +43,8 @@ _MAPPED = (
     keras.layers.Conv2D,
     keras.layers.Conv2DTranspose,
     keras.layers.Embedding,
+    keras.layers.MultiHeadAttention,
+    keras.layers.LayerNormalization,
     *_RECURRENT,
 )
 
@@ -83,6 +88,15 @@ def _to_scratch(mapped: Mapped, arrays: list[np.ndarray], gradients: bool) -> li
         return [_kernel_rows(arrays[0], (2, 0, 1), (height, width, channels)), arrays[1]]
     if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
         return [arrays[0].transpose(3, 2, 0, 1), arrays[1]]
+    if isinstance(layer, keras.layers.MultiHeadAttention):
+        q, q_bias, k, k_bias, v, v_bias, out, out_bias = arrays  # per-head shapes
+        square = [w.reshape(w.shape[0], -1) for w in (q, k, v)] + [out.reshape(-1, out.shape[-1])]
+        return [
+            *square[:3],
+            *(b.reshape(-1) for b in (q_bias, k_bias, v_bias)),
+            square[3],
+            out_bias,
+        ]
     if isinstance(layer, keras.layers.GRU):
         kernel, recurrent_kernel, bias = arrays
         if layer.cell.reset_after:
@@ -100,6 +114,21 @@ def _from_scratch(mapped: Mapped, arrays: list[np.ndarray]) -> list[np.ndarray]:
         return [_kernel_rows(arrays[0], (1, 2, 0), (channels, height, width)), arrays[1]]
     if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
         return [arrays[0].transpose(2, 3, 1, 0), arrays[1]]
+    if isinstance(layer, keras.layers.MultiHeadAttention):
+        W_q, W_k, W_v, b_q, b_k, b_v, W_o, b_o = arrays
+        heads = (layer.num_heads, W_q.shape[1] // layer.num_heads)  # (H, d)
+        split = [w.reshape(w.shape[0], *heads) for w in (W_q, W_k, W_v)]
+        biases = [b.reshape(heads) for b in (b_q, b_k, b_v)]
+        return [
+            split[0],
+            biases[0],
+            split[1],
+            biases[1],
+            split[2],
+            biases[2],
+            W_o.reshape(*heads, -1),
+            b_o,
+        ]
     if isinstance(layer, keras.layers.GRU):
         W_x, W_h, b, b_h = arrays
         return [W_x, W_h, np.stack([b, b_h]) if layer.cell.reset_after else b + b_h]

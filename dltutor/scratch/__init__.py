@@ -5,9 +5,10 @@ and arguments in :mod:`dltutor.torch` and :mod:`dltutor.keras`.
 
 Modules by concept: ``layers`` (Parameter, Layer, Linear, Embedding), ``activations``,
 ``losses``, ``conv`` and ``pooling`` (the layers of a CNN), ``recurrent`` (cells, backprop
-through time), ``sequential`` (the container); the models ``dense`` (MLP),
-``convolutional`` (CNN), ``recurrent`` (RecurrentNet), ``generative`` (autoencoders, VAE);
-``build`` (layer specs to layers), ``optim``, ``train``, ``gradcheck``.
+through time), ``attention`` (attention, layer normalisation, the Transformer),
+``sequential`` (the container); the models ``dense`` (MLP), ``convolutional`` (CNN),
+``recurrent`` (RecurrentNet), ``generative`` (autoencoders, VAE), ``attention``
+(Transformer); ``build`` (layer specs to layers), ``optim``, ``train``, ``gradcheck``.
 """
 
 from dltutor.scratch.activations import (
@@ -20,6 +21,18 @@ from dltutor.scratch.activations import (
     sigmoid_derivative,
     tanh,
     tanh_derivative,
+)
+from dltutor.scratch.attention import (
+    LayerNorm,
+    MultiHeadAttention,
+    PositionalEncoding,
+    Transformer,
+    TransformerBlock,
+    attention,
+    attention_backward,
+    causal_mask,
+    masked_softmax,
+    sinusoidal_positional_encoding,
 )
 from dltutor.scratch.conv import (
     Conv2D,
@@ -68,6 +81,16 @@ from dltutor.scratch.sequential import Sequential
 from dltutor.scratch.train import evaluate, fit, minibatches
 
 __all__ = [
+    "sinusoidal_positional_encoding",
+    "masked_softmax",
+    "causal_mask",
+    "attention_backward",
+    "attention",
+    "TransformerBlock",
+    "Transformer",
+    "PositionalEncoding",
+    "MultiHeadAttention",
+    "LayerNorm",
     "CNN",
     "GRU",
     "LSTM",

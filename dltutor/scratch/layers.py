@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +33,9 @@ class Parameter:
         return self.value.shape
 
 
+AnyLayer = TypeVar("AnyLayer", bound="Layer")
+
+
 class Layer:
     """A differentiable step: ``forward`` keeps what ``backward`` needs.
 
@@ -54,7 +57,7 @@ class Layer:
         self._parameters[name] = parameter
         return parameter
 
-    def add_layer(self, name: str, layer: Layer) -> Layer:
+    def add_layer(self, name: str, layer: AnyLayer) -> AnyLayer:
         """Register a layer inside this one; its parameters appear as ``"name.<param>"``."""
         if not isinstance(layer, Layer):
             raise TypeError(f"{type(self).__name__} takes Layer objects, got {describe(layer)}")

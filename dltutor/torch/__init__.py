@@ -1,11 +1,12 @@
 """PyTorch twins of the scratch models, their weight layout, a training loop, device selection.
 
 Importing this module imports PyTorch; it never imports TensorFlow or Keras. Modules by
-concept: ``dense``, ``convolutional``, ``recurrent``, ``generative`` (the models),
+concept: ``dense``, ``convolutional``, ``recurrent``, ``generative``, ``attention`` (the models),
 ``build`` (layer specs to modules), ``layout`` (every scratch↔PyTorch weight conversion),
 ``train``, ``generate``, ``device``, ``interpret``.
 """
 
+from dltutor.torch.attention import Transformer
 from dltutor.torch.convolutional import CNN
 from dltutor.torch.dense import MLP
 from dltutor.torch.device import DEVICE_VARIABLE, get_device, set_seed
@@ -25,6 +26,7 @@ __all__ = [
     "ConvAutoencoder",
     "RecurrentNet",
     "SequenceCrossEntropyLoss",
+    "Transformer",
     "VAELoss",
     "evaluate",
     "fit",

@@ -14,6 +14,9 @@ PyTorch module           PyTorch parameters                           scratch ar
 ``nn.RNN``, ``nn.LSTM``  ``weight_ih`` (G·H, D), ``weight_hh``,        ``W_x`` = weight_ih\ :sup:`T`,
                          ``bias_ih``, ``bias_hh``                      ``W_h``, ``b`` = bias_ih + bias_hh
 ``nn.GRU``               the same, gate blocks r, z, n                 blocks z, r, n; ``b``, ``b_h`` apart
+``nn.MultiheadAttention`` ``in_proj_weight`` (3E, E): q; k; v rows,    ``W_q, W_k, W_v`` = blocks\ :sup:`T`,
+                         ``in_proj_bias`` (3E,)                        ``b_q, b_k, b_v``
+``nn.LayerNorm``         ``weight``, ``bias``                          ``gamma``, ``beta``
 =======================  ===========================================  ============================
 
 RNN and LSTM only ever add their two biases, so scratch keeps the sum (loaded into
@@ -34,7 +37,15 @@ from dltutor.checks import describe, split_weights
 from dltutor.torch.train import as_inputs, as_targets
 
 _RECURRENT = (nn.RNN, nn.LSTM, nn.GRU)
-_MAPPED = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding, *_RECURRENT)
+_MAPPED = (
+    nn.Linear,
+    nn.Conv2d,
+    nn.ConvTranspose2d,
+    nn.Embedding,
+    nn.MultiheadAttention,
+    nn.LayerNorm,
+    *_RECURRENT,
+)
 _RECURRENT_NAMES = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 
 
@@ -44,7 +55,17 @@ def _gru_blocks(array: np.ndarray) -> np.ndarray:
     return np.concatenate([r, z, n], axis=0)
 
 
-def _check_recurrent(module: nn.Module) -> None:
+def _check_mappable(module: nn.Module) -> None:
+    if isinstance(module, nn.MultiheadAttention):
+        if (
+            not module._qkv_same_embed_dim
+            or module.in_proj_bias is None
+            or module.bias_k is not None
+        ):
+            raise ValueError(
+                f"only self-attention with biases and no bias_kv maps onto the scratch layer, got {module}"
+            )
+        return
     if not isinstance(module, _RECURRENT):
         return
     if module.num_layers != 1 or module.bidirectional or not module.bias:
@@ -67,7 +88,7 @@ def _mapped_modules(model: nn.Module) -> list[nn.Module]:
                 f"cannot map {type(module).__name__} (module {name!r}) onto the scratch layout: "
                 f"supported modules are {', '.join(m.__name__ for m in _MAPPED)}"
             )
-        _check_recurrent(module)
+        _check_mappable(module)
         found.append(module)
     return found
 
@@ -75,6 +96,8 @@ def _mapped_modules(model: nn.Module) -> list[nn.Module]:
 def _torch_names(module: nn.Module) -> tuple[str, ...]:
     if isinstance(module, _RECURRENT):
         return _RECURRENT_NAMES
+    if isinstance(module, nn.MultiheadAttention):
+        return ("in_proj_weight", "in_proj_bias")
     return ("weight",) if isinstance(module, nn.Embedding) else ("weight", "bias")
 
 
@@ -82,6 +105,9 @@ def _to_scratch(module: nn.Module, arrays: list[np.ndarray], gradients: bool) ->
     """One module's parameters (or their gradients), in PyTorch's layout, as scratch arrays."""
     if isinstance(module, nn.Linear):
         return [arrays[0].T, arrays[1]]
+    if isinstance(module, nn.MultiheadAttention):
+        weight, bias = arrays  # q; k; v stacked along the rows
+        return [block.T for block in np.split(weight, 3)] + np.split(bias, 3)
     if not isinstance(module, _RECURRENT):
         return arrays
     if isinstance(module, nn.GRU):
@@ -96,6 +122,9 @@ def _from_scratch(module: nn.Module, arrays: list[np.ndarray]) -> list[np.ndarra
     """One module's scratch arrays in PyTorch's layout."""
     if isinstance(module, nn.Linear):
         return [arrays[0].T, arrays[1]]
+    if isinstance(module, nn.MultiheadAttention):
+        W_q, W_k, W_v, b_q, b_k, b_v = arrays
+        return [np.concatenate([W_q.T, W_k.T, W_v.T]), np.concatenate([b_q, b_k, b_v])]
     if not isinstance(module, _RECURRENT):
         return arrays
     if isinstance(module, nn.GRU):
@@ -106,6 +135,8 @@ def _from_scratch(module: nn.Module, arrays: list[np.ndarray]) -> list[np.ndarra
 
 
 def _scratch_count(module: nn.Module) -> int:
+    if isinstance(module, nn.MultiheadAttention):
+        return 6  # W_q, W_k, W_v, b_q, b_k, b_v
     if isinstance(module, _RECURRENT):
         return 4 if isinstance(module, nn.GRU) else 3
     return len(_torch_names(module))

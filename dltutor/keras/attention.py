@@ -1,0 +1,83 @@
+"""The Transformer in Keras, the twin of :class:`dltutor.scratch.Transformer`.
+
+Keras' ``MultiHeadAttention`` takes masks with True = may attend (the book's polarity) and
+builds the causal mask itself (``use_causal_mask``); ``LayerNormalization`` is given
+``epsilon=1e-5``, PyTorch's and the scratch default (Keras' own default, 1e-3, differs by
+up to 2.6e-3 on unit-variance rows). The weight mapping is in :mod:`dltutor.keras.layout`.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from dltutor.scratch.attention import sinusoidal_positional_encoding
+from dltutor.specs import TransformerSpec
+
+EPSILON = 1e-5  # LayerNorm epsilon of PyTorch and of the scratch layer
+
+
+class TransformerBlock(keras.Model):
+    """The pre-LN block: ``x + MHA(LN1(x))``, then ``h + Dense(Dense_relu(LN2(h)))``.
+
+    Its layers are created in the order of ``torch.nn.TransformerEncoderLayer``'s
+    parameters: attention, ``linear1``, ``linear2``, ``norm1``, ``norm2``.
+    """
+
+    def __init__(
+        self, embed_dim: int, num_heads: int, ff_units: int, causal: bool, name: str | None = None
+    ) -> None:
+        super().__init__(name=name)
+        self.attention = keras.layers.MultiHeadAttention(num_heads, embed_dim // num_heads)
+        self.linear1 = keras.layers.Dense(ff_units, activation="relu")
+        self.linear2 = keras.layers.Dense(embed_dim)
+        self.norm1 = keras.layers.LayerNormalization(epsilon=EPSILON)
+        self.norm2 = keras.layers.LayerNormalization(epsilon=EPSILON)
+        self.causal = causal
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        normalised = self.norm1(x)
+        h = x + self.attention(normalised, normalised, use_causal_mask=self.causal)
+        return h + self.linear2(self.linear1(self.norm2(h)))
+
+
+class Transformer(keras.Model):
+    """Embedding → + sinusoidal positions → pre-LN blocks → LayerNorm → Dense, on token ids (N, T).
+
+    The twin of :class:`dltutor.scratch.Transformer`: the same arguments, the same layers in
+    the same order; outputs are per-position logits (N, T, ``vocab_size``).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        context: int,
+        embed_dim: int = 32,
+        num_heads: int = 2,
+        num_layers: int = 1,
+        ff_units: int = 64,
+        causal: bool = True,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        self.spec = spec = TransformerSpec(
+            vocab_size, context, embed_dim, num_heads, num_layers, ff_units, causal
+        )
+        self.embedding = keras.layers.Embedding(spec.vocab_size, spec.embed_dim)
+        self.blocks = [
+            TransformerBlock(spec.embed_dim, spec.num_heads, spec.ff_units, spec.causal)
+            for _ in range(spec.num_layers)
+        ]
+        self.norm = keras.layers.LayerNormalization(epsilon=EPSILON)
+        self.head = keras.layers.Dense(spec.vocab_size)
+        encoding = sinusoidal_positional_encoding(spec.context, spec.embed_dim)
+        self._positions = encoding.astype(np.float32)  # (T_max, E), a constant
+        self(np.zeros((1, spec.context), dtype=np.int32))  # build every layer
+
+    def call(self, ids: tf.Tensor, training: bool = False) -> tf.Tensor:
+        length = tf.shape(ids)[1]
+        x = self.embedding(ids) + self._positions[None, :, :][:, :length]  # (N, T, E)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.norm(x))  # (N, T, V)

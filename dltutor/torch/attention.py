@@ -1,0 +1,71 @@
+"""The Transformer in PyTorch, the twin of :class:`dltutor.scratch.Transformer`.
+
+Its blocks are ``torch.nn.TransformerEncoderLayer(norm_first=True, batch_first=True,
+dropout=0)``: the pre-LN block of the scratch code. The weight mapping (``in_proj_weight``
+stacks the query, key and value projections) is in :mod:`dltutor.torch.layout`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from dltutor.scratch.attention import causal_mask, sinusoidal_positional_encoding
+from dltutor.specs import TransformerSpec
+
+
+def blocked(may_attend: torch.Tensor) -> torch.Tensor:
+    """The book's mask (True = may attend) in the polarity of ``nn.MultiheadAttention`` and
+    ``nn.TransformerEncoderLayer`` (True = blocked). ``F.scaled_dot_product_attention`` takes
+    the book's polarity as it is. The one place the polarity flips."""
+    return ~may_attend.bool()
+
+
+class Transformer(nn.Module):
+    """Embedding → + sinusoidal positions → pre-LN blocks → LayerNorm → Linear, on token ids (N, T).
+
+    The twin of :class:`dltutor.scratch.Transformer`: the same arguments, the same layers in
+    the same order. ``causal=True`` masks the future: a decoder-only language model.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        context: int,
+        embed_dim: int = 32,
+        num_heads: int = 2,
+        num_layers: int = 1,
+        ff_units: int = 64,
+        causal: bool = True,
+    ) -> None:
+        super().__init__()
+        self.spec = spec = TransformerSpec(
+            vocab_size, context, embed_dim, num_heads, num_layers, ff_units, causal
+        )
+        self.embedding = nn.Embedding(spec.vocab_size, spec.embed_dim)
+        encoding = torch.as_tensor(sinusoidal_positional_encoding(spec.context, spec.embed_dim))
+        self.register_buffer("positions", encoding)  # (T_max, E), float64: exact for .double()
+        self.register_buffer("mask", blocked(torch.as_tensor(causal_mask(spec.context))))
+        self.blocks = nn.ModuleList(
+            nn.TransformerEncoderLayer(
+                spec.embed_dim,
+                spec.num_heads,
+                dim_feedforward=spec.ff_units,
+                dropout=0.0,
+                batch_first=True,
+                norm_first=True,
+            )
+            for _ in range(spec.num_layers)
+        )
+        self.norm = nn.LayerNorm(spec.embed_dim)
+        self.head = nn.Linear(spec.embed_dim, spec.vocab_size)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        length = ids.shape[1]
+        positions = self.get_buffer("positions")[:length]
+        tokens = self.embedding(ids.long())  # (N, T, E)
+        x = tokens + positions.to(tokens.dtype)
+        mask = self.get_buffer("mask")[:length, :length] if self.spec.causal else None
+        for block in self.blocks:
+            x = block(x, src_mask=mask, is_causal=self.spec.causal)
+        return self.head(self.norm(x))  # (N, T, V)

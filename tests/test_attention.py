@@ -1,0 +1,377 @@
+"""Attention and the Transformer: gradient checks, parity with PyTorch and Keras, exact properties.
+
+Masks are the book's: True = may attend. PyTorch's ``scaled_dot_product_attention`` and
+Keras take the same polarity; ``nn.MultiheadAttention`` and ``nn.TransformerEncoderLayer``
+the opposite, converted by :func:`dltutor.torch.attention.blocked`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dltutor import scratch
+
+TOLERANCE = 1e-7  # central differences in float64 agree to ~1e-9 when backward is right
+TORCH = {"rtol": 1e-10, "atol": 1e-12}
+KERAS = {"rtol": 1e-5, "atol": 1e-6}
+
+
+def nonzero_biases(layer: scratch.Layer, rng: np.random.Generator) -> None:
+    """Random biases, so that no ReLU sits exactly on its kink and every bias matters."""
+    for name, parameter in layer.parameters():
+        if parameter.value.ndim == 1 and not name.endswith("gamma"):
+            parameter.value[...] = 0.3 * rng.standard_normal(parameter.value.shape)
+
+
+# --- gradient checks ------------------------------------------------------------------------
+
+
+def test_attention_backward_gradcheck(rng) -> None:
+    q, k, v = (rng.standard_normal((2, 3, 4, 5)) for _ in range(3))
+    mask = rng.random((4, 4)) < 0.7
+    mask[:, 0] = True  # every query may attend to something
+    upstream = rng.standard_normal((2, 3, 4, 5))
+    y, weights = scratch.attention(q, k, v, mask)
+    analytic = scratch.attention_backward(q, k, v, weights, upstream)
+    for array, grad in zip((q, k, v), analytic, strict=True):
+
+        def loss() -> float:
+            return float(np.sum(scratch.attention(q, k, v, mask)[0] * upstream))
+
+        assert scratch.relative_error(grad, scratch.numerical_gradient(loss, array)) < TOLERANCE
+
+
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda rng: scratch.LayerNorm(6), (2, 3, 6)),
+        (lambda rng: scratch.MultiHeadAttention(6, 2, rng=rng), (2, 4, 6)),
+        (lambda rng: scratch.MultiHeadAttention(6, 3, causal=True, rng=rng), (2, 4, 6)),
+        (lambda rng: scratch.TransformerBlock(6, 2, 8, causal=True, rng=rng), (2, 4, 6)),
+        (lambda rng: scratch.PositionalEncoding(5, 4), (2, 3, 4)),
+    ],
+    ids=[
+        "LayerNorm",
+        "MultiHeadAttention",
+        "causal MultiHeadAttention",
+        "TransformerBlock",
+        "PositionalEncoding",
+    ],
+)
+def test_layer_gradcheck(make, shape, rng) -> None:
+    layer = make(rng)
+    nonzero_biases(layer, rng)
+    errors = scratch.check_layer(layer, rng.standard_normal(shape), rng)
+    key_bias = [name for name in errors if name.endswith("b_k")]
+    assert max(v for name, v in errors.items() if name not in key_bias) < TOLERANCE, errors
+    # A key bias adds q·b_k to every score of a query: softmax ignores it, its gradient is 0.
+    for name in key_bias:
+        grad = dict(layer.parameters())[name].grad
+        assert np.abs(grad).max() < 1e-12
+
+
+def test_transformer_gradcheck_on_a_sample(rng) -> None:
+    model = scratch.Transformer(7, 6, embed_dim=8, num_heads=2, num_layers=2, ff_units=12, rng=rng)
+    nonzero_biases(model, rng)
+    errors = scratch.check_layer(model, rng.integers(0, 7, size=(2, 6)), rng, max_entries=12)
+    assert max(v for name, v in errors.items() if not name.endswith("b_k")) < TOLERANCE, errors
+
+
+def test_gradcheck_catches_a_one_percent_error_in_attention(rng) -> None:
+    class Wrong(scratch.MultiHeadAttention):
+        def backward(self, grad_output):
+            grad_input = super().backward(grad_output)
+            self.W_q.grad = 1.01 * self.W_q.grad  # a 1% error the check must see
+            return grad_input
+
+    errors = scratch.check_layer(Wrong(6, 2, rng=rng), rng.standard_normal((2, 4, 6)), rng)
+    assert errors["W_q"] > 1e-3 and errors["W_v"] < TOLERANCE
+
+
+# --- exact properties ---------------------------------------------------------------------------
+
+
+def test_causal_model_never_sees_the_future(rng) -> None:
+    model = scratch.Transformer(9, 8, embed_dim=8, num_heads=2, num_layers=2, ff_units=12, rng=rng)
+    ids = rng.integers(0, 9, size=(3, 8))
+    changed = ids.copy()
+    changed[:, 5:] = rng.integers(0, 9, size=(3, 3))  # new tokens after position 4
+    before, after = model.predict(ids), model.predict(changed)
+    np.testing.assert_array_equal(before[:, :5], after[:, :5])  # exactly: no leak
+    assert not np.allclose(before[:, 5:], after[:, 5:])
+
+
+def test_self_attention_is_permutation_equivariant(rng) -> None:
+    layer = scratch.MultiHeadAttention(6, 2, rng=rng)  # no positional encoding: no order
+    x = rng.standard_normal((2, 5, 6))
+    order = rng.permutation(5)
+    np.testing.assert_allclose(
+        layer.forward(x[:, order]), layer.forward(x)[:, order], rtol=1e-12, atol=1e-14
+    )
+
+
+@pytest.mark.parametrize("shift", [1, 3, 7])
+def test_a_shift_of_the_sinusoidal_encoding_is_a_fixed_rotation(shift: int) -> None:
+    dim = 8
+    encoding = scratch.sinusoidal_positional_encoding(40, dim)
+    frequencies = 10000.0 ** (-np.arange(0, dim, 2) / dim)
+    for i, omega in enumerate(frequencies):
+        c, s = np.cos(shift * omega), np.sin(shift * omega)
+        # [sin a, cos a] @ R = [sin(a + b), cos(a + b)] for b = shift * omega
+        rotation = np.array([[c, -s], [s, c]])
+        pairs = encoding[:, 2 * i : 2 * i + 2]
+        np.testing.assert_allclose(pairs[:-shift] @ rotation, pairs[shift:], atol=1e-12)
+
+
+def test_a_fully_masked_row_gives_zeros_and_no_gradient(rng) -> None:
+    q, k, v = (rng.standard_normal((1, 3, 4)) for _ in range(3))
+    mask = np.ones((3, 3), dtype=bool)
+    mask[1] = False  # query 1 may attend to nothing
+    y, weights = scratch.attention(q, k, v, mask)
+    np.testing.assert_array_equal(weights[0, 1], 0.0)
+    np.testing.assert_array_equal(y[0, 1], 0.0)
+    np.testing.assert_allclose(weights[0, [0, 2]].sum(axis=-1), 1.0)
+    grad_q, _, _ = scratch.attention_backward(q, k, v, weights, np.ones_like(y))
+    np.testing.assert_array_equal(grad_q[0, 1], 0.0)
+
+
+def test_layer_norm_rows_have_zero_mean_and_unit_variance(rng) -> None:
+    y = scratch.LayerNorm(16).forward(3 + 5 * rng.standard_normal((4, 16)))
+    np.testing.assert_allclose(y.mean(axis=-1), 0.0, atol=1e-12)
+    np.testing.assert_allclose(y.var(axis=-1), 1.0, rtol=1e-5)  # up to eps
+
+
+def test_attention_bad_input(rng) -> None:
+    with pytest.raises(ValueError, match="embed_dim must be divisible by num_heads, got 6 and 4"):
+        scratch.MultiHeadAttention(6, 4)
+    layer = scratch.MultiHeadAttention(6, 2, rng=rng)
+    with pytest.raises(
+        ValueError, match=r"mask must be boolean \(T, T\) or \(N, T, T\) with T = 4"
+    ):
+        layer.attend(rng.standard_normal((2, 4, 6)), np.ones((4, 4)))
+    with pytest.raises(ValueError, match=r"expects \(N, T, 6\)"):
+        layer.forward(rng.standard_normal((2, 4, 5)))
+    with pytest.raises(ValueError, match="embed_dim must be even for the sinusoidal encoding"):
+        scratch.Transformer(5, 4, embed_dim=9, num_heads=3)
+
+
+# --- parity with PyTorch (float64) ----------------------------------------------------------------
+
+
+@st.composite
+def attention_cases(draw, min_length: int = 1, min_head_dim: int = 1):
+    heads = draw(st.integers(1, 3))
+    return {
+        "batch": draw(st.integers(1, 3)),
+        "heads": heads,
+        "head_dim": draw(st.integers(min_head_dim, 4)),
+        "length": draw(st.integers(min_length, 6)),
+        "mask": draw(st.sampled_from(["none", "causal", "random"])),
+        "seed": draw(st.integers(0, 2**16)),
+    }
+
+
+def draw_mask(case, rng: np.random.Generator, every_row_attends: bool) -> np.ndarray | None:
+    length = case["length"]
+    if case["mask"] == "none":
+        return None
+    if case["mask"] == "causal":
+        return scratch.causal_mask(length)
+    mask = rng.random((case["batch"], length, length)) < 0.6
+    if every_row_attends:
+        mask[..., 0] = True
+    return mask
+
+
+@pytest.mark.torch
+@settings(max_examples=30, deadline=None)
+@given(case=attention_cases())
+def test_attention_matches_scaled_dot_product_attention(case) -> None:
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(case["seed"])
+    shape = (case["batch"], case["heads"], case["length"], case["head_dim"])
+    q, k, v = (rng.standard_normal(shape) for _ in range(3))
+    mask = draw_mask(case, rng, every_row_attends=False)  # SDPA also returns zeros for empty rows
+    head_mask = None if mask is None else (mask if mask.ndim == 2 else mask[:, None])
+    upstream = rng.standard_normal(shape)
+    y, weights = scratch.attention(q, k, v, head_mask)
+    grads = scratch.attention_backward(q, k, v, weights, upstream)
+    tensors = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
+    torch_mask = None if head_mask is None else torch.as_tensor(head_mask)  # the same polarity
+    y_t = torch.nn.functional.scaled_dot_product_attention(*tensors, attn_mask=torch_mask)
+    (y_t * torch.as_tensor(upstream)).sum().backward()
+    np.testing.assert_allclose(y, y_t.detach().numpy(), **TORCH)
+    for ours, tensor in zip(grads, tensors, strict=True):
+        np.testing.assert_allclose(ours, tensor.grad.numpy(), **TORCH)
+
+
+@pytest.mark.torch
+@settings(max_examples=30, deadline=None)
+@given(case=attention_cases())
+def test_multi_head_attention_matches_torch(case) -> None:
+    torch = pytest.importorskip("torch")
+    import dltutor.torch as dtorch
+    from dltutor.torch.attention import blocked
+
+    rng = np.random.default_rng(case["seed"])
+    embed = case["heads"] * case["head_dim"]
+    layer = scratch.MultiHeadAttention(embed, case["heads"], rng=rng)
+    nonzero_biases(layer, rng)
+    x = rng.standard_normal((case["batch"], case["length"], embed))
+    mask = draw_mask(case, rng, every_row_attends=True)  # MHA gives NaN for an empty row
+    upstream = rng.standard_normal(x.shape)
+    y = layer.attend(x, mask)
+    grad_x = layer.backward(upstream)
+
+    twin = torch.nn.MultiheadAttention(embed, case["heads"], batch_first=True).double()
+    dtorch.set_weights(twin, layer.get_weights())
+    x_t = torch.tensor(x, requires_grad=True)
+    torch_mask = None
+    if mask is not None:  # the book's True = may attend, MHA's True = blocked
+        torch_mask = blocked(torch.as_tensor(mask))
+        if torch_mask.ndim == 3:
+            torch_mask = torch_mask.repeat_interleave(case["heads"], dim=0)  # (N·H, T, T)
+    y_t, weights_t = twin(
+        x_t, x_t, x_t, attn_mask=torch_mask, need_weights=True, average_attn_weights=False
+    )
+    (y_t * torch.as_tensor(upstream)).sum().backward()
+    np.testing.assert_allclose(y, y_t.detach().numpy(), **TORCH)
+    np.testing.assert_allclose(layer.weights, weights_t.detach().numpy(), **TORCH)
+    np.testing.assert_allclose(grad_x, x_t.grad.numpy(), **TORCH)
+    for ours, theirs in zip(layer.gradients(), dtorch.gradients(twin), strict=True):
+        np.testing.assert_allclose(ours, theirs, **TORCH)
+
+
+@pytest.mark.torch
+@settings(max_examples=20, deadline=None)
+@given(dim=st.integers(1, 8), rows=st.integers(1, 4), seed=st.integers(0, 2**16))
+def test_layer_norm_matches_torch(dim: int, rows: int, seed: int) -> None:
+    torch = pytest.importorskip("torch")
+    import dltutor.torch as dtorch
+
+    rng = np.random.default_rng(seed)
+    layer = scratch.LayerNorm(dim)
+    layer.set_weights([rng.standard_normal(dim), rng.standard_normal(dim)])
+    x, upstream = rng.standard_normal((rows, 3, dim)), rng.standard_normal((rows, 3, dim))
+    y = layer.forward(x)
+    grad_x = layer.backward(upstream)
+    twin = torch.nn.LayerNorm(dim).double()  # eps 1e-5, as the scratch layer
+    dtorch.set_weights(twin, layer.get_weights())
+    x_t = torch.tensor(x, requires_grad=True)
+    y_t = twin(x_t)
+    (y_t * torch.as_tensor(upstream)).sum().backward()
+    np.testing.assert_allclose(y, y_t.detach().numpy(), **TORCH)
+    np.testing.assert_allclose(grad_x, x_t.grad.numpy(), **TORCH)
+    for ours, theirs in zip(layer.gradients(), dtorch.gradients(twin), strict=True):
+        np.testing.assert_allclose(ours, theirs, **TORCH)
+
+
+@pytest.mark.torch
+@settings(max_examples=15, deadline=None)
+@given(case=attention_cases(), ff_units=st.integers(1, 8), causal=st.booleans())
+def test_transformer_block_matches_transformer_encoder_layer(
+    case, ff_units: int, causal: bool
+) -> None:
+    torch = pytest.importorskip("torch")
+    import dltutor.torch as dtorch
+    from dltutor.torch.attention import blocked
+
+    rng = np.random.default_rng(case["seed"])
+    embed = case["heads"] * case["head_dim"]
+    block = scratch.TransformerBlock(embed, case["heads"], ff_units, causal=causal, rng=rng)
+    nonzero_biases(block, rng)
+    x, upstream = (rng.standard_normal((case["batch"], case["length"], embed)) for _ in range(2))
+    y = block.forward(x)
+    grad_x = block.backward(upstream)
+    twin = torch.nn.TransformerEncoderLayer(
+        embed,
+        case["heads"],
+        dim_feedforward=ff_units,
+        dropout=0.0,
+        batch_first=True,
+        norm_first=True,
+    ).double()
+    dtorch.set_weights(twin, block.get_weights())
+    x_t = torch.tensor(x, requires_grad=True)
+    mask = blocked(torch.as_tensor(scratch.causal_mask(case["length"]))) if causal else None
+    y_t = twin(x_t, src_mask=mask, is_causal=causal)
+    (y_t * torch.as_tensor(upstream)).sum().backward()
+    np.testing.assert_allclose(y, y_t.detach().numpy(), **TORCH)
+    np.testing.assert_allclose(grad_x, x_t.grad.numpy(), **TORCH)
+    for ours, theirs in zip(block.gradients(), dtorch.gradients(twin), strict=True):
+        np.testing.assert_allclose(ours, theirs, **TORCH)
+
+
+# --- parity with Keras (float32) -----------------------------------------------------------------
+
+
+@pytest.mark.keras
+@settings(max_examples=15, deadline=None)
+@given(case=attention_cases(min_length=2, min_head_dim=2))
+def test_multi_head_attention_matches_keras(case) -> None:
+    # Length ≥ 2: Keras warns about a softmax over one element. Head size ≥ 2: Keras 3.15.1's
+    # EinsumDense adds the projection bias along the sequence axis instead of the head axis
+    # when the head size is 1 and the length equals the number of heads (measured:
+    # off by the bias itself); dltutor.keras.Transformer refuses a head size of 1.
+    pytest.importorskip("tensorflow")
+    import keras
+    import tensorflow as tf
+
+    import dltutor.keras as dkeras
+
+    rng = np.random.default_rng(case["seed"])
+    embed = case["heads"] * case["head_dim"]
+    layer = scratch.MultiHeadAttention(embed, case["heads"], rng=rng)
+    nonzero_biases(layer, rng)
+    layer.set_weights([w.astype(np.float32) for w in layer.get_weights()])
+    x = rng.standard_normal((case["batch"], case["length"], embed)).astype(np.float32)
+    mask = draw_mask(case, rng, every_row_attends=True)
+    upstream = rng.standard_normal(x.shape).astype(np.float32)
+    y = layer.attend(x.astype(np.float64), mask)
+    grad_x = layer.backward(upstream.astype(np.float64))
+
+    twin = keras.layers.MultiHeadAttention(case["heads"], case["head_dim"])
+    twin(x, x)  # build
+    dkeras.set_weights(twin, layer.get_weights())
+    x_k = tf.Variable(x)
+    keras_mask = (
+        None
+        if mask is None
+        else np.broadcast_to(mask, (case["batch"], case["length"], case["length"]))
+    )
+    with tf.GradientTape() as tape:
+        y_k, scores = twin(
+            x_k, x_k, attention_mask=keras_mask, return_attention_scores=True
+        )  # True = attend
+        value = tf.reduce_sum(y_k * upstream)
+    grad_k = tape.gradient(value, x_k)
+    np.testing.assert_allclose(y, y_k.numpy(), **KERAS)
+    np.testing.assert_allclose(layer.weights, scores.numpy(), **KERAS)
+    np.testing.assert_allclose(grad_x, grad_k.numpy(), **KERAS)
+
+
+@pytest.mark.keras
+@settings(max_examples=10, deadline=None)
+# Rows whose variance is far above eps: for a row of (nearly) equal values float32's rounding
+# of x - mean is multiplied by up to 1/sqrt(eps) ≈ 316, a test of float32, not of the layer.
+@given(dim=st.integers(2, 8), seed=st.integers(0, 2**16))
+def test_layer_norm_matches_keras(dim: int, seed: int) -> None:
+    pytest.importorskip("tensorflow")
+    import keras
+
+    import dltutor.keras as dkeras
+
+    rng = np.random.default_rng(seed)
+    layer = scratch.LayerNorm(dim)
+    layer.set_weights(
+        [rng.standard_normal(dim).astype(np.float32), rng.standard_normal(dim).astype(np.float32)]
+    )
+    x = rng.standard_normal((4, dim)).astype(np.float32)
+    x = x[x.var(axis=-1) > 0.01]
+    twin = keras.layers.LayerNormalization(epsilon=1e-5)  # Keras' default, 1e-3, would differ
+    twin.build((None, dim))
+    dkeras.set_weights(twin, layer.get_weights())
+    np.testing.assert_allclose(layer.forward(x.astype(np.float64)), twin(x).numpy(), **KERAS)
