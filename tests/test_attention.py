@@ -375,3 +375,71 @@ def test_layer_norm_matches_keras(dim: int, seed: int) -> None:
     twin.build((None, dim))
     dkeras.set_weights(twin, layer.get_weights())
     np.testing.assert_allclose(layer.forward(x.astype(np.float64)), twin(x).numpy(), **KERAS)
+
+
+# --- the chapter's tasks ------------------------------------------------------------------
+
+
+def test_reversal_data() -> None:
+    from dltutor import data
+
+    x, y = data.make_reversal(50, length=7, seed=3)
+    assert x.shape == y.shape == (50, 7) and x.dtype.kind == "i"
+    np.testing.assert_array_equal(y, x[:, ::-1])
+    np.testing.assert_array_equal(data.make_reversal(50, length=7, seed=3)[0], x)  # seeded
+
+
+def test_associative_recall_data() -> None:
+    from dltutor import data
+
+    x, y = data.make_associative_recall(200, pairs=4, num_keys=6, num_values=5, seed=1)
+    assert x.shape == (200, 10) and y.shape == (200,)
+    keys, values = x[:, 0:8:2], x[:, 1:8:2]
+    assert (keys < 6).all() and ((values >= 6) & (values < 11)).all() and (x[:, -2] == 11).all()
+    assert all(len(set(row)) == 4 for row in keys)  # distinct keys in a sequence
+    for row, answer in zip(x, y, strict=True):  # the answer is the value stored with the query
+        position = list(row[0:8:2]).index(row[-1])
+        assert row[2 * position + 1] == answer
+    with pytest.raises(ValueError, match="pairs must be at most num_keys"):
+        data.make_associative_recall(10, pairs=7, num_keys=6)
+
+
+@pytest.mark.parametrize(
+    "framework",
+    [
+        pytest.param("torch", marks=pytest.mark.torch),
+        pytest.param("keras", marks=pytest.mark.keras),
+    ],
+)
+def test_attention_maps_of_the_twins_equal_the_scratch_maps(framework: str, rng) -> None:
+    kwargs = {
+        "vocab_size": 7,
+        "context": 6,
+        "embed_dim": 8,
+        "num_heads": 2,
+        "num_layers": 2,
+        "ff_units": 12,
+    }
+    reference = scratch.Transformer(**kwargs, rng=rng)
+    nonzero_biases(reference, rng)
+    ids = rng.integers(0, 7, size=(3, 6))
+    if framework == "torch":
+        pytest.importorskip("torch")
+        import dltutor.torch as module
+
+        twin = module.Transformer(**kwargs).double()
+        tolerance = TORCH
+    else:
+        pytest.importorskip("tensorflow")
+        import dltutor.keras as module
+
+        reference.set_weights([w.astype(np.float32) for w in reference.get_weights()])
+        twin = module.Transformer(**kwargs)
+        tolerance = KERAS
+    module.set_weights(twin, reference.get_weights())
+    reference.predict(ids, batch_size=3)
+    maps = module.attention_maps(twin, ids)
+    assert len(maps) == 2
+    for ours, theirs in zip(reference.attention_maps(), maps, strict=True):
+        np.testing.assert_allclose(ours, theirs, **tolerance)
+        np.testing.assert_array_equal(np.triu(theirs, 1), 0.0)  # causal: nothing above the diagonal

@@ -397,3 +397,26 @@ def test_specs_are_frozen_and_describe_the_layers() -> None:
         "Dense",
     ]
     assert spec.layers()[3] == specs.Dense(16 * 4 * 4, 64, "relu")
+
+
+@pytest.mark.torch
+def test_adam_steps_as_torch_optim_adam(rng) -> None:
+    torch = pytest.importorskip("torch")
+    import dltutor.torch as dtorch
+
+    model = scratch.MLP([4, 6, 3], activation="tanh", rng=rng)
+    twin = dtorch.MLP([4, 6, 3], activation="tanh").double()
+    dtorch.set_weights(twin, model.get_weights())
+    ours = scratch.Adam(learning_rate=0.01, betas=(0.8, 0.99), eps=1e-6)
+    theirs = torch.optim.Adam(twin.parameters(), lr=0.01, betas=(0.8, 0.99), eps=1e-6)
+    loss = scratch.CrossEntropyLoss()
+    for _ in range(50):
+        x, y = rng.standard_normal((8, 4)), rng.integers(0, 3, 8)
+        loss.forward(model.forward(x), y)
+        model.backward(loss.backward())
+        ours.step(model.parameters())
+        theirs.zero_grad()
+        torch.nn.functional.cross_entropy(twin(torch.as_tensor(x)), torch.as_tensor(y)).backward()
+        theirs.step()
+    for mine, torchs in zip(model.get_weights(), dtorch.get_weights(twin), strict=True):
+        np.testing.assert_allclose(mine, torchs, rtol=1e-10, atol=1e-12)

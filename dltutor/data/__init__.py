@@ -11,7 +11,13 @@ from dltutor.data.images import (
     random_shifts,
     shift_images,
 )
-from dltutor.data.sequences import make_adding_problem, make_lorenz, sliding_windows
+from dltutor.data.sequences import (
+    make_adding_problem,
+    make_associative_recall,
+    make_lorenz,
+    make_reversal,
+    sliding_windows,
+)
 from dltutor.data.synthetic import add_gaussian_noise, make_linear, make_moons
 from dltutor.data.tabular import DataSplit, load_digits, split
 from dltutor.data.text import CharVocabulary, load_python_docs_text, next_token_pairs
@@ -20,6 +26,8 @@ __all__ = [
     "CharVocabulary",
     "load_python_docs_text",
     "make_adding_problem",
+    "make_associative_recall",
+    "make_reversal",
     "make_lorenz",
     "next_token_pairs",
     "sliding_windows",

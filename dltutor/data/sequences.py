@@ -76,3 +76,54 @@ def sliding_windows(series: np.ndarray, window: int) -> tuple[np.ndarray, np.nda
         series, window, axis=0
     )  # (T - window + 1, D, window)
     return np.ascontiguousarray(x[:-1].transpose(0, 2, 1)), series[window:].copy()
+
+
+def make_reversal(
+    num_examples: int = 4000, length: int = 16, vocab_size: int = 10, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random digit strings and the same strings reversed: ``x``, ``y`` (N, ``length``) int64.
+
+    Position i of the output must copy position ``length - 1 - i`` of the input: a task
+    that one attention head solves by looking at the mirror position.
+    """
+    num_examples = check_positive_int(num_examples, "num_examples")
+    length = check_positive_int(length, "length")
+    vocab_size = check_positive_int(vocab_size, "vocab_size")
+    x = np.random.default_rng(seed).integers(0, vocab_size, size=(num_examples, length))
+    return x, x[:, ::-1].copy()
+
+
+def make_associative_recall(
+    num_examples: int = 4000,
+    pairs: int = 8,
+    num_keys: int = 16,
+    num_values: int = 10,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Key-value pairs, then a query key: predict the value stored with it.
+
+    A sequence reads ``k_1 v_1 k_2 v_2 ... k_P v_P ? k_q`` (length 2P + 2) with ``pairs``
+    distinct keys. Token ids: keys ``0 .. num_keys - 1``, values ``num_keys ..
+    num_keys + num_values - 1``, the query marker ``num_keys + num_values`` (the vocabulary
+    size is ``num_keys + num_values + 1``). Returns ``x`` (N, 2P + 2) and ``y`` (N,): the
+    value token of the queried key. Guessing scores ``1 / num_values``.
+    """
+    num_examples = check_positive_int(num_examples, "num_examples")
+    pairs = check_positive_int(pairs, "pairs")
+    num_keys, num_values = (
+        check_positive_int(num_keys, "num_keys"),
+        check_positive_int(num_values, "num_values"),
+    )
+    if pairs > num_keys:
+        raise ValueError(
+            f"pairs must be at most num_keys ({num_keys}) to keep the keys distinct, got {pairs}"
+        )
+    rng = np.random.default_rng(seed)
+    keys = np.argsort(rng.random((num_examples, num_keys)), axis=1)[:, :pairs]  # distinct keys
+    values = num_keys + rng.integers(0, num_values, size=(num_examples, pairs))
+    asked = rng.integers(0, pairs, size=num_examples)
+    rows = np.arange(num_examples)
+    x = np.empty((num_examples, 2 * pairs + 2), dtype=np.int64)
+    x[:, 0 : 2 * pairs : 2], x[:, 1 : 2 * pairs : 2] = keys, values
+    x[:, -2], x[:, -1] = num_keys + num_values, keys[rows, asked]  # "?" and the query key
+    return x, values[rows, asked]

@@ -9,7 +9,7 @@ PyTorch. Modules by concept: ``dense``, ``convolutional``, ``recurrent``, ``gene
 conversion), ``generate``, ``device``, ``interpret``.
 """
 
-from dltutor.keras.attention import Transformer
+from dltutor.keras.attention import Transformer, attention_maps
 from dltutor.keras.convolutional import CNN
 from dltutor.keras.dense import MLP
 from dltutor.keras.device import DEVICE_VARIABLE, get_device, set_seed
@@ -28,6 +28,7 @@ __all__ = [
     "ConvAutoencoder",
     "RecurrentNet",
     "Transformer",
+    "attention_maps",
     "VAELoss",
     "get_device",
     "get_weights",

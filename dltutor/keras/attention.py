@@ -75,9 +75,26 @@ class Transformer(keras.Model):
         self._positions = encoding.astype(np.float32)  # (T_max, E), a constant
         self(np.zeros((1, spec.context), dtype=np.int32))  # build every layer
 
+    def embed(self, ids: tf.Tensor) -> tf.Tensor:
+        """Token embeddings plus the sinusoidal encoding of their positions, (N, T, E)."""
+        return self.embedding(ids) + self._positions[None, :, :][:, : tf.shape(ids)[1]]
+
     def call(self, ids: tf.Tensor, training: bool = False) -> tf.Tensor:
-        length = tf.shape(ids)[1]
-        x = self.embedding(ids) + self._positions[None, :, :][:, :length]  # (N, T, E)
+        x = self.embed(ids)
         for block in self.blocks:
             x = block(x)
         return self.head(self.norm(x))  # (N, T, V)
+
+
+def attention_maps(model: Transformer, ids: np.ndarray) -> list[np.ndarray]:
+    """The attention weights of every block for token ids (N, T): a list of (N, H, T, T)."""
+    x = model.embed(np.asarray(ids, dtype=np.int32))
+    maps = []
+    for block in model.blocks:
+        normalised = block.norm1(x)
+        _, scores = block.attention(
+            normalised, normalised, use_causal_mask=block.causal, return_attention_scores=True
+        )
+        maps.append(np.asarray(scores))
+        x = block(x)
+    return maps

@@ -63,7 +63,7 @@ from dltutor.scratch.losses import (
     log_softmax,
     softmax,
 )
-from dltutor.scratch.optim import SGD, Optimizer, clip_by_global_norm
+from dltutor.scratch.optim import SGD, Adam, Optimizer, clip_by_global_norm
 from dltutor.scratch.pooling import AvgPool2D, Flatten, MaxPool2D
 from dltutor.scratch.recurrent import (
     GRU,
@@ -99,6 +99,7 @@ __all__ = [
     "SGD",
     "VAE",
     "Activation",
+    "Adam",
     "Autoencoder",
     "AvgPool2D",
     "Cell",

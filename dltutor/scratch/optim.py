@@ -83,3 +83,56 @@ class SGD:
             )
         for _, parameter, gradient in triples:
             parameter.value -= self.learning_rate * gradient
+
+
+class Adam:
+    r"""Adam (Kingma & Ba, 2015): a step from running means of the gradient and its square.
+
+    For every parameter, with :math:`g` its gradient at step :math:`t`:
+
+    .. math::
+
+        m \leftarrow \beta_1 m + (1 - \beta_1) g, \qquad
+        v \leftarrow \beta_2 v + (1 - \beta_2) g^2, \qquad
+        \theta \leftarrow \theta - \eta\, \frac{m / (1 - \beta_1^t)}{\sqrt{v / (1 - \beta_2^t)} + \epsilon},
+
+    the form of ``torch.optim.Adam`` (:math:`\epsilon` outside the square root). The moments
+    are kept per parameter name, so the same optimiser can step a model from ``parameters()``.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        max_grad_norm: float | None = None,
+    ) -> None:
+        if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)):
+            raise TypeError(f"learning_rate must be a number, got {describe(learning_rate)}")
+        if not learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {learning_rate}")
+        if len(betas) != 2 or not all(0 <= beta < 1 for beta in betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+        if not eps > 0:
+            raise ValueError(f"eps must be positive, got {eps!r}")
+        if max_grad_norm is not None and not max_grad_norm > 0:
+            raise ValueError(f"max_grad_norm must be positive, got {max_grad_norm!r}")
+        self.learning_rate, self.betas, self.eps = float(learning_rate), betas, float(eps)
+        self.max_grad_norm = max_grad_norm
+        self.steps = 0
+        self.moments: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # name -> (m, v)
+
+    def step(self, parameters: NamedParameters) -> None:
+        """One Adam update of every parameter, in place, from the gradients of the last ``backward``."""
+        triples = gradients_of(parameters)
+        if self.max_grad_norm is not None:
+            clip_by_global_norm([g for _, _, g in triples], self.max_grad_norm)
+        self.steps += 1
+        beta1, beta2 = self.betas
+        for name, parameter, gradient in triples:
+            m, v = self.moments.get(name, (np.zeros_like(gradient), np.zeros_like(gradient)))
+            m = beta1 * m + (1 - beta1) * gradient
+            v = beta2 * v + (1 - beta2) * gradient**2
+            self.moments[name] = (m, v)
+            m_hat, v_hat = m / (1 - beta1**self.steps), v / (1 - beta2**self.steps)
+            parameter.value -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.eps)

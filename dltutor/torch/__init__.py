@@ -6,7 +6,7 @@ concept: ``dense``, ``convolutional``, ``recurrent``, ``generative``, ``attentio
 ``train``, ``generate``, ``device``, ``interpret``.
 """
 
-from dltutor.torch.attention import Transformer
+from dltutor.torch.attention import Transformer, attention_maps
 from dltutor.torch.convolutional import CNN
 from dltutor.torch.dense import MLP
 from dltutor.torch.device import DEVICE_VARIABLE, get_device, set_seed
@@ -27,6 +27,7 @@ __all__ = [
     "RecurrentNet",
     "SequenceCrossEntropyLoss",
     "Transformer",
+    "attention_maps",
     "VAELoss",
     "evaluate",
     "fit",

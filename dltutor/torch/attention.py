@@ -7,6 +7,7 @@ stacks the query, key and value projections) is in :mod:`dltutor.torch.layout`.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -60,12 +61,45 @@ class Transformer(nn.Module):
         self.norm = nn.LayerNorm(spec.embed_dim)
         self.head = nn.Linear(spec.embed_dim, spec.vocab_size)
 
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """Token embeddings plus the sinusoidal encoding of their positions, (N, T, E)."""
+        tokens = self.embedding(ids.long())
+        return tokens + self.get_buffer("positions")[: ids.shape[1]].to(tokens.dtype)
+
+    def causal_mask(self, length: int) -> torch.Tensor | None:
+        """The blocks' mask in PyTorch's polarity (True = blocked), or None for an encoder."""
+        return self.get_buffer("mask")[:length, :length] if self.spec.causal else None
+
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        length = ids.shape[1]
-        positions = self.get_buffer("positions")[:length]
-        tokens = self.embedding(ids.long())  # (N, T, E)
-        x = tokens + positions.to(tokens.dtype)
-        mask = self.get_buffer("mask")[:length, :length] if self.spec.causal else None
+        x, mask = self.embed(ids), self.causal_mask(ids.shape[1])
         for block in self.blocks:
             x = block(x, src_mask=mask, is_causal=self.spec.causal)
         return self.head(self.norm(x))  # (N, T, V)
+
+
+@torch.no_grad()
+def attention_maps(model: Transformer, ids: np.ndarray) -> list[np.ndarray]:
+    """The attention weights of every block for token ids (N, T): a list of (N, H, T, T).
+
+    ``nn.TransformerEncoderLayer`` does not return its weights, so each block's
+    self-attention is asked for them on the block's own (normalised) input.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    ids_tensor = torch.as_tensor(np.asarray(ids), device=device)
+    x, mask = model.embed(ids_tensor), model.causal_mask(ids_tensor.shape[1])
+    maps = []
+    for block in model.blocks:
+        assert isinstance(block, nn.TransformerEncoderLayer)
+        normalised = block.norm1(x)
+        _, weights = block.self_attn(
+            normalised,
+            normalised,
+            normalised,
+            attn_mask=mask,
+            need_weights=True,
+            average_attn_weights=False,
+        )
+        maps.append(weights.cpu().numpy())
+        x = block(x, src_mask=mask, is_causal=model.spec.causal)
+    return maps
