@@ -10,10 +10,10 @@ prints NumPy's time, PyTorch's, and the ratio. Not a test: timings depend on the
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
+from timing import best_time
 
 from dltutor import scratch
 
@@ -24,16 +24,6 @@ SHAPES = [
     ("shapes conv 1", 32, 3, 16, 16),
     ("shapes conv 2", 32, 16, 16, 16),
 ]
-
-
-def best_time(step, repeats: int) -> float:
-    step()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

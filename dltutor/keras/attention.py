@@ -64,7 +64,13 @@ class Transformer(keras.Model):
         self.spec = spec = TransformerSpec(
             vocab_size, context, embed_dim, num_heads, num_layers, ff_units, causal
         )
-        self.embedding = keras.layers.Embedding(spec.vocab_size, spec.embed_dim)
+        # N(0, 1) rows, as in PyTorch and scratch: Keras' default (uniform in ±0.05) would
+        # leave the token vectors tiny beside the unit-amplitude positional encoding.
+        self.embedding = keras.layers.Embedding(
+            spec.vocab_size,
+            spec.embed_dim,
+            embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0),
+        )
         self.blocks = [
             TransformerBlock(spec.embed_dim, spec.num_heads, spec.ff_units, spec.causal)
             for _ in range(spec.num_layers)
@@ -77,7 +83,9 @@ class Transformer(keras.Model):
 
     def embed(self, ids: tf.Tensor) -> tf.Tensor:
         """Token embeddings plus the sinusoidal encoding of their positions, (N, T, E)."""
-        return self.embedding(ids) + self._positions[None, :, :][:, : tf.shape(ids)[1]]
+        length = ids.shape[1] if ids.shape[1] is not None else keras.ops.shape(ids)[1]
+        positions = keras.ops.convert_to_tensor(self._positions)[:length]  # (T, E)
+        return keras.ops.add(self.embedding(ids), positions[None])
 
     def call(self, ids: tf.Tensor, training: bool = False) -> tf.Tensor:
         x = self.embed(ids)
