@@ -2,19 +2,20 @@
 
 Usage: .venv/bin/python benchmarks/attention_benchmark.py [--repeats 20]
 
-Times one self-attention layer's forward and backward pass at the shapes of the attention
-chapter — the reversal task, associative recall, and the small GPT — and prints NumPy's
-time, PyTorch's (``nn.MultiheadAttention``, which calls ``scaled_dot_product_attention``
-when no weights are requested) and the ratio. Not a test: timings depend on the machine.
+Times one causal self-attention layer's forward and backward pass at the shapes of the
+attention chapter — the reversal task, associative recall, and the small GPT — and prints
+NumPy's time, PyTorch's (``nn.MultiheadAttention``, which calls
+``scaled_dot_product_attention`` when no weights are requested) and the ratio. Not a test:
+timings depend on the machine.
 """
 
 from __future__ import annotations
 
-import argparse
+from collections.abc import Iterator
 
 import numpy as np
 import torch
-from timing import best_time
+from timing import Case, compare
 
 from dltutor import scratch
 
@@ -26,16 +27,7 @@ SHAPES = [
 ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=20)
-    args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    print(
-        f"PyTorch {torch.__version__} on {torch.get_num_threads()} CPU threads; best of {args.repeats}, float32"
-    )
-    print(f"{'shape':12} {'(N, T, E), H':>18} {'NumPy ms':>9} {'torch ms':>9} {'ratio':>6}")
-    ratios = []
+def cases(rng: np.random.Generator) -> Iterator[Case]:
     for name, batch, length, width, heads in SHAPES:
         x = rng.standard_normal((batch, length, width)).astype(np.float32)
         upstream = rng.standard_normal(x.shape).astype(np.float32)
@@ -54,15 +46,8 @@ def main() -> None:
             x_t.grad = None
             attention(x_t, x_t, x_t, attn_mask=mask, need_weights=False)[0].backward(upstream_t)
 
-        numpy_seconds = best_time(numpy_step, args.repeats)
-        torch_seconds = best_time(torch_step, args.repeats)
-        ratios.append(numpy_seconds / torch_seconds)
-        shape = f"{(batch, length, width)}, {heads}"
-        print(
-            f"{name:12} {shape:>18} {numpy_seconds * 1e3:>9.3f} {torch_seconds * 1e3:>9.3f} {ratios[-1]:>5.1f}×"
-        )
-    print(f"geometric mean ratio NumPy / PyTorch: {np.exp(np.mean(np.log(ratios))):.1f}×")
+        yield name, f"{(batch, length, width)}, H {heads}", numpy_step, torch_step
 
 
 if __name__ == "__main__":
-    main()
+    compare(cases(np.random.default_rng(0)), __doc__.splitlines()[0])

@@ -9,11 +9,11 @@ prints NumPy's time, PyTorch's, and the ratio. Not a test: timings depend on the
 
 from __future__ import annotations
 
-import argparse
+from collections.abc import Iterator
 
 import numpy as np
 import torch
-from timing import best_time
+from timing import Case, compare
 
 from dltutor import scratch
 
@@ -26,16 +26,7 @@ SHAPES = [
 ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=20)
-    args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    print(
-        f"PyTorch {torch.__version__} on {torch.get_num_threads()} CPU threads; best of {args.repeats}, float32"
-    )
-    print(f"{'shape':16} {'input':>16} {'NumPy ms':>9} {'torch ms':>9} {'ratio':>6}")
-    ratios = []
+def cases(rng: np.random.Generator) -> Iterator[Case]:
     for name, batch, c_in, c_out, size in SHAPES:
         x = rng.standard_normal((batch, c_in, size, size)).astype(np.float32)
         layer = scratch.Conv2D(c_in, c_out, 3, padding=1, rng=rng, dtype=np.float32)
@@ -54,16 +45,8 @@ def main() -> None:
             x_t.grad = None
             conv(x_t).backward(upstream_t)
 
-        numpy_seconds, torch_seconds = (
-            best_time(numpy_step, args.repeats),
-            best_time(torch_step, args.repeats),
-        )
-        ratios.append(numpy_seconds / torch_seconds)
-        print(
-            f"{name:16} {str(x.shape):>16} {numpy_seconds * 1e3:>9.3f} {torch_seconds * 1e3:>9.3f} {ratios[-1]:>5.1f}×"
-        )
-    print(f"geometric mean ratio NumPy / PyTorch: {np.exp(np.mean(np.log(ratios))):.1f}×")
+        yield name, str(x.shape), numpy_step, torch_step
 
 
 if __name__ == "__main__":
-    main()
+    compare(cases(np.random.default_rng(0)), __doc__.splitlines()[0])
