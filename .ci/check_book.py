@@ -12,8 +12,12 @@ import re
 import sys
 from pathlib import Path
 
-# An executed figure: an image inside a cell's output (not a theme logo or a launch button).
-OUTPUT_FIGURE = re.compile(r'<div class="cell_output[^"]*">\s*<img[^>]+src="[^"]*_images/')
+# An executed figure: an image inside a cell's outputs (not a theme logo or a launch button),
+# after any text the same cell printed first.
+OUTPUT_FIGURE = re.compile(
+    r'<div class="cell_output[^"]*">(?:(?!<div class="cell docutils).)*?<img[^>]+src="[^"]*_images/',
+    re.S,
+)
 
 NOISE = {
     "a traceback": "Traceback (most recent call last)",
