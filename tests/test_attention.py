@@ -369,9 +369,11 @@ def test_multi_head_attention_matches_keras(case) -> None:
 
 @pytest.mark.keras
 @settings(max_examples=10, deadline=None)
-# Rows whose variance is far above eps: for a row of (nearly) equal values float32's rounding
-# of x - mean is multiplied by up to 1/sqrt(eps) ≈ 316, a test of float32, not of the layer.
-@given(dim=st.integers(2, 8), seed=st.integers(0, 2**16))
+# Four features or more, and rows whose variance is far above eps. Over 2 features layer
+# normalisation outputs ±1 whatever the input, so its input gradient is a tiny difference of
+# terms ~1000 times larger; and for a row of (nearly) equal values float32's rounding of
+# x - mean is multiplied by up to 1/sqrt(eps) ≈ 316. Both test float32, not the layer.
+@given(dim=st.integers(4, 8), seed=st.integers(0, 2**16))
 def test_layer_norm_matches_keras(dim: int, seed: int) -> None:
     pytest.importorskip("tensorflow")
     import keras
@@ -385,7 +387,7 @@ def test_layer_norm_matches_keras(dim: int, seed: int) -> None:
         [rng.standard_normal(dim).astype(np.float32), rng.standard_normal(dim).astype(np.float32)]
     )
     x = rng.standard_normal((4, dim)).astype(np.float32)
-    x = x[x.var(axis=-1) > 0.01]
+    x = x[x.var(axis=-1) > 0.1]
     twin = keras.layers.LayerNormalization(epsilon=1e-5)  # Keras' default, 1e-3, would differ
     twin.build((None, dim))
     dkeras.set_weights(twin, layer.get_weights())
@@ -398,7 +400,7 @@ def test_layer_norm_matches_keras(dim: int, seed: int) -> None:
         value = tf.reduce_sum(y_k * upstream)
     grad_k, grad_gamma, grad_beta = tape.gradient(value, [x_k, *twin.trainable_weights])
     np.testing.assert_allclose(y, y_k.numpy(), **KERAS)
-    np.testing.assert_allclose(grad_x, grad_k.numpy(), **KERAS)
+    assert_float32_close(grad_x, grad_k.numpy())
     for ours, their in zip(layer.gradients(), (grad_gamma, grad_beta), strict=True):
         assert_float32_close(ours, their.numpy())
 
