@@ -48,25 +48,33 @@ def pool_cases(draw):
     }
 
 
-def conv_arrays(case, dtype=np.float64):
+def layer_arrays(case, make_layer, dtype):
+    """Input, layer (random bias), output, upstream gradient and input gradient of a case."""
     rng = np.random.default_rng(case["seed"])
     x = rng.standard_normal(
         (case["batch"], case["in_channels"], case["height"], case["width"])
     ).astype(dtype)
-    layer = scratch.Conv2D(
-        case["in_channels"],
-        case["out_channels"],
-        case["kernel"],
-        case["stride"],
-        case["padding"],
-        rng=rng,
-    )
+    layer = make_layer(rng)
     layer.params["b"][:] = rng.standard_normal(case["out_channels"])
     layer.params["W"][:] = layer.params["W"].astype(dtype)
     y = layer.forward(x)
     upstream = rng.standard_normal(y.shape).astype(dtype)
-    grad_x = layer.backward(upstream)
-    return layer, x, y, upstream, grad_x
+    return layer, x, y, upstream, layer.backward(upstream)
+
+
+def conv_arrays(case, dtype=np.float64):
+    return layer_arrays(
+        case,
+        lambda rng: scratch.Conv2D(
+            case["in_channels"],
+            case["out_channels"],
+            case["kernel"],
+            case["stride"],
+            case["padding"],
+            rng=rng,
+        ),
+        dtype,
+    )
 
 
 # --- gradient checks and the two implementations -------------------------------------------
@@ -318,18 +326,13 @@ def transpose_cases(draw, stride_at_most_kernel: bool = False):
 
 
 def transpose_arrays(case, dtype=np.float64):
-    rng = np.random.default_rng(case["seed"])
-    x = rng.standard_normal(
-        (case["batch"], case["in_channels"], case["height"], case["width"])
-    ).astype(dtype)
-    layer = scratch.ConvTranspose2D(
-        case["in_channels"], case["out_channels"], case["kernel"], case["stride"], rng=rng
+    return layer_arrays(
+        case,
+        lambda rng: scratch.ConvTranspose2D(
+            case["in_channels"], case["out_channels"], case["kernel"], case["stride"], rng=rng
+        ),
+        dtype,
     )
-    layer.params["b"][:] = rng.standard_normal(case["out_channels"])
-    layer.params["W"][:] = layer.params["W"].astype(dtype)
-    y = layer.forward(x)
-    upstream = rng.standard_normal(y.shape).astype(dtype)
-    return layer, x, y, upstream, layer.backward(upstream)
 
 
 @pytest.mark.parametrize("kernel, stride", [(2, 2), (3, 1), (3, 2), (2, 3)])

@@ -220,7 +220,7 @@ class MultiHeadAttention(Layer):
                 f"embed_dim must be divisible by num_heads, got {self.embed_dim} and {self.num_heads}"
             )
         self.causal = bool(causal)
-        rng = np.random.default_rng() if rng is None else rng
+        rng = np.random.default_rng(rng)
         e = self.embed_dim
         self.W_q, self.W_k, self.W_v = (
             self.add_parameter(name, glorot_uniform(e, e, rng, dtype))
@@ -308,7 +308,7 @@ class TransformerBlock(Layer):
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
         super().__init__()
-        rng = np.random.default_rng() if rng is None else rng
+        rng = np.random.default_rng(rng)
         self.attention = self.add_layer(
             "attention",
             MultiHeadAttention(embed_dim, num_heads, causal=causal, rng=rng, dtype=dtype),
@@ -363,7 +363,7 @@ class Transformer(Sequential):
         self.spec = TransformerSpec(
             vocab_size, context, embed_dim, num_heads, num_layers, ff_units, causal
         )
-        rng = np.random.default_rng() if rng is None else rng
+        rng = np.random.default_rng(rng)
         spec = self.spec
         layers: list[Layer] = [
             Embedding(spec.vocab_size, spec.embed_dim, rng=rng, dtype=dtype),

@@ -195,7 +195,7 @@ class _KernelLayer(Layer):
         self.out_channels = check_positive_int(out_channels, "out_channels")
         self.kernel_size = check_positive_int(kernel_size, "kernel_size")
         self.stride = check_positive_int(stride, "stride")
-        rng = np.random.default_rng() if rng is None else rng
+        rng = np.random.default_rng(rng)
         area = self.kernel_size**2
         channels = (self.in_channels, self.out_channels)
         shape = (

@@ -40,6 +40,4 @@ class CNN(Sequential):
             convs_per_block,
             hidden_units,
         )
-        super().__init__(
-            build_all(self.spec.layers(), np.random.default_rng() if rng is None else rng)
-        )
+        super().__init__(build_all(self.spec.layers(), np.random.default_rng(rng)))

@@ -30,8 +30,6 @@ class MLP(Sequential):
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
         self.spec = MLPSpec(layer_sizes, activation)
-        super().__init__(
-            build_all(self.spec.layers(), np.random.default_rng() if rng is None else rng, dtype)
-        )
+        super().__init__(build_all(self.spec.layers(), np.random.default_rng(rng), dtype))
         self.layer_sizes = list(self.spec.layer_sizes)
         self.activation = activation

@@ -43,7 +43,7 @@ class Autoencoder(Sequential):
         rng: np.random.Generator | None = None,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
-        rng = np.random.default_rng() if rng is None else rng
+        rng = np.random.default_rng(rng)
         self.spec = AutoencoderSpec(layer_sizes, activation, code_activation, output_activation)
         self.encoder = Sequential(build_all(self.spec.encoder(), rng, dtype))
         self.decoder = Sequential(build_all(self.spec.decoder(), rng, dtype))
@@ -75,7 +75,7 @@ class ConvAutoencoder(Sequential):
         rng: np.random.Generator | None = None,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
-        rng = np.random.default_rng() if rng is None else rng
+        rng = np.random.default_rng(rng)
         self.spec = ConvAutoencoderSpec(image_size, channels)
         self.encoder = Sequential(build_all(self.spec.encoder(), rng, dtype))
         self.decoder = Sequential(build_all(self.spec.decoder(), rng, dtype))
@@ -108,7 +108,7 @@ class VAE(Layer):
     ) -> None:
         super().__init__()
         self.spec = VAESpec(input_size, hidden_units, latent_size)
-        rng = np.random.default_rng() if rng is None else rng
+        rng = np.random.default_rng(rng)
         mean, log_var = self.spec.heads()
         # Registered in the order of the PyTorch and Keras twins: encoder, heads, decoder.
         self.encoder = self.add_layer(

@@ -215,7 +215,7 @@ class Linear(Layer):
         super().__init__()
         self.in_features = check_positive_int(in_features, "in_features")
         self.out_features = check_positive_int(out_features, "out_features")
-        rng = np.random.default_rng() if rng is None else rng
+        rng = np.random.default_rng(rng)
         weight = glorot_uniform(self.in_features, self.out_features, rng, dtype)
         self.weight = self.add_parameter("W", weight)
         self.bias = self.add_parameter("b", np.zeros(self.out_features, dtype=dtype))
@@ -269,7 +269,7 @@ class Embedding(Layer):
         super().__init__()
         self.num_embeddings = check_positive_int(num_embeddings, "num_embeddings")
         self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
-        rng = np.random.default_rng() if rng is None else rng
+        rng = np.random.default_rng(rng)
         table = rng.standard_normal((self.num_embeddings, self.embedding_dim)).astype(dtype)
         self.weight = self.add_parameter("W", table)
         self._ids: np.ndarray | None = None

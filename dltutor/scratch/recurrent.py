@@ -303,9 +303,7 @@ class RNN(Recurrent):
         rng: np.random.Generator | None = None,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
-        super().__init__(
-            RNNCell(input_size, hidden_size, np.random.default_rng() if rng is None else rng, dtype)
-        )
+        super().__init__(RNNCell(input_size, hidden_size, np.random.default_rng(rng), dtype))
 
 
 class LSTM(Recurrent):
@@ -319,11 +317,7 @@ class LSTM(Recurrent):
         rng: np.random.Generator | None = None,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
-        super().__init__(
-            LSTMCell(
-                input_size, hidden_size, np.random.default_rng() if rng is None else rng, dtype
-            )
-        )
+        super().__init__(LSTMCell(input_size, hidden_size, np.random.default_rng(rng), dtype))
 
 
 class GRU(Recurrent):
@@ -342,7 +336,7 @@ class GRU(Recurrent):
             GRUCell(
                 input_size,
                 hidden_size,
-                np.random.default_rng() if rng is None else rng,
+                np.random.default_rng(rng),
                 dtype,
                 reset_after,
             )
@@ -401,7 +395,7 @@ class RecurrentNet(Sequential):
         self.spec = RecurrentSpec(
             kind, input_size, hidden_size, output_size, vocab_size, return_sequences
         )
-        rng = np.random.default_rng() if rng is None else rng
+        rng = np.random.default_rng(rng)
         layers: list[Layer] = []
         if vocab_size is not None:
             layers.append(Embedding(vocab_size, input_size, rng=rng, dtype=dtype))
