@@ -5,7 +5,9 @@ Fails (exit 1) if a chapter notebook page has no executed figure; if an exercise
 fewer than three solutions, or one that is not collapsed or shows no executed output;
 if any page shows a traceback,
 an error output or a stderr block; or if any page or stylesheet loads a script, a
-stylesheet or a font from the network (links a reader clicks, like launch buttons, are fine).
+stylesheet or a font from the network (links a reader clicks, like launch buttons, are fine);
+or if the runtime table shows a notebook that failed or ran for longer than
+MAX_NOTEBOOK_SECONDS (the brief: every notebook under 60 s on the 2-core CPU).
 """
 
 import re
@@ -47,6 +49,33 @@ def remote_loads(html_root: Path) -> list[str]:
     return found
 
 
+MAX_NOTEBOOK_SECONDS = 60.0
+RUNTIME_ROW = re.compile(
+    r'<span class="doc">(?P<doc>[^<]+)</span>.*?<td><p>(?P<method>[^<]*)</p></td>\s*'
+    r"<td><p>(?P<seconds>[\d.]+)</p></td>\s*<td><p>(?P<status>[^<]*)</p></td>",
+    re.S,
+)
+
+
+def runtime_problems(page: Path, notebooks: int) -> list[str]:
+    """The build's runtime table: every notebook passed, each within the time bar."""
+    if not page.is_file():
+        return [f"no runtime table at {page}"]
+    rows = list(RUNTIME_ROW.finditer(page.read_text(encoding="utf-8")))
+    problems = []
+    if len(rows) != notebooks:
+        problems.append(f"{page} lists {len(rows)} notebooks, the book has {notebooks}")
+    for row in rows:
+        seconds = float(row["seconds"])
+        if row["status"].strip() != "passed":
+            problems.append(f"{row['doc']} did not pass: {row['status']}")
+        if seconds > MAX_NOTEBOOK_SECONDS:
+            problems.append(
+                f"{row['doc']} ran for {seconds:.1f} s, over the {MAX_NOTEBOOK_SECONDS:.0f} s bar"
+            )
+    return problems
+
+
 SOLUTION = re.compile(r'<div class="solution dropdown[^"]*"', re.I)
 SOLUTION_ANY = re.compile(r'<div class="solution[ "]', re.I)
 
@@ -86,13 +115,14 @@ def main(html_root: Path) -> int:
         text = page.read_text(encoding="utf-8")
         problems += [f"{page} shows {what}" for what, marker in NOISE.items() if marker in text]
     problems += [f"{line}: the book must work offline" for line in remote_loads(html_root)]
+    problems += runtime_problems(html_root / "book" / "runtimes.html", len(notebooks))
     for problem in problems:
         print("check_book:", problem, file=sys.stderr)
     if not problems:
         print(
             f"check_book: {len(pages)} pages, {len(notebooks)} notebooks executed (figures in "
-            "every chapter notebook, collapsed solutions in every exercises page), no noise, "
-            "nothing loaded from the network"
+            "every chapter notebook, collapsed solutions in every exercises page), each "
+            f"under {MAX_NOTEBOOK_SECONDS:.0f} s, no noise, nothing loaded from the network"
         )
     return 1 if problems else 0
 
