@@ -84,3 +84,38 @@ def roc_auc(is_positive: Any, scores: Any) -> float:
             "is_positive must contain both positive and negative examples to compute a ROC AUC"
         )
     return float(roc_auc_score(flags, scores))
+
+
+def nearest_neighbours(vectors: Any, k: int = 5) -> np.ndarray:
+    """For each row of ``vectors``, the indices of the ``k`` other rows most similar by cosine.
+
+    Returns an (N, k) int array, nearest first; a row is never its own neighbour.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    vectors = np.asarray(vectors, dtype=np.float64)
+    if vectors.ndim != 2 or not 0 < k < len(vectors):
+        raise ValueError(f"need (N, D) vectors with N > k = {k}, got {describe(vectors)}")
+    search = NearestNeighbors(n_neighbors=k + 1, metric="cosine").fit(vectors)
+    _, found = search.kneighbors(vectors)
+    rows = np.arange(len(vectors))[:, None]
+    # drop each row itself (usually first; not always when two rows point the same way)
+    others = np.array([row[row != i][:k] for i, row in zip(rows[:, 0], found, strict=True)])
+    return others
+
+
+def neighbour_class_rate(vectors: Any, classes: Any, k: int = 5) -> tuple[float, float]:
+    """How often a word's ``k`` nearest neighbours (cosine) share its class, and that rate by chance.
+
+    ``vectors`` (N, D) and ``classes`` (N,) describe the same N words. The chance rate is
+    what ``k`` neighbours drawn at random from the other words would score: for a word of
+    a class with m members, (m − 1) / (N − 1), averaged over the words.
+    """
+    classes = np.asarray(classes)
+    vectors = np.asarray(vectors)
+    check_same_length(vectors, classes, "vectors", "classes")
+    neighbours = nearest_neighbours(vectors, k)
+    rate = float(np.mean(classes[neighbours] == classes[:, None]))
+    _, inverse, sizes = np.unique(classes, return_inverse=True, return_counts=True)
+    chance = float(np.mean((sizes[inverse] - 1) / (len(classes) - 1)))
+    return rate, chance

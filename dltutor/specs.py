@@ -292,3 +292,41 @@ class TransformerSpec:
             )
         if not isinstance(self.causal, bool):
             raise TypeError(f"causal must be True or False, got {describe(self.causal)}")
+
+
+@dataclass(frozen=True)
+class SkipGramSpec:
+    """Skip-gram's two tables of word vectors: ``vocab_size`` words, ``embed_dim`` numbers each."""
+
+    vocab_size: int
+    embed_dim: int
+
+    def __post_init__(self) -> None:
+        check_positive_int(self.vocab_size, "vocab_size")
+        check_positive_int(self.embed_dim, "embed_dim")
+
+
+@dataclass(frozen=True)
+class TextSpec:
+    """A text classifier over word ids: ``vocab_size`` ids (0 is padding) into ``num_classes``."""
+
+    vocab_size: int
+    embed_dim: int
+    num_classes: int
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "embed_dim", "num_classes"):
+            check_positive_int(getattr(self, name), name)
+
+
+@dataclass(frozen=True)
+class TextCNNSpec(TextSpec):
+    """A convolution over word vectors: ``filters`` detectors, each ``kernel_size`` words wide."""
+
+    filters: int = 32  # enough n-gram detectors for the book's sentences
+    kernel_size: int = 3  # trigrams; Kim (2014) used 3, 4 and 5 side by side
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_positive_int(self.filters, "filters")
+        check_positive_int(self.kernel_size, "kernel_size")

@@ -26,7 +26,7 @@ class Twin:
     name: str
     kwargs: dict[str, Any]
     shape: tuple[int, ...]  # scratch (channels first) input shape
-    loss: str  # "classes", "sequence", "mse" or "vae"
+    loss: str  # "classes", "sequence", "mse", "vae" or "skipgram"
     ids: int | None = None  # token ids below this, instead of floats
     images: bool = False  # (N, C, H, W) for scratch and PyTorch, (N, H, W, C) for Keras
     label: str = field(default="")
@@ -113,6 +113,21 @@ TWINS = [
         )
         for causal in (True, False)
     ],
+    Twin(
+        "BagOfEmbeddings",
+        {"vocab_size": 7, "embed_dim": 4, "num_classes": 3},
+        (3, 6),
+        "classes",
+        ids=7,
+    ),
+    Twin(
+        "TextCNN",
+        {"vocab_size": 7, "embed_dim": 4, "num_classes": 2, "filters": 5, "kernel_size": 3},
+        (3, 6),
+        "classes",
+        ids=7,
+    ),
+    Twin("SkipGram", {"vocab_size": 9, "embed_dim": 4}, (5, 5), "skipgram", ids=9),
 ]
 
 
@@ -136,6 +151,9 @@ def make_case(twin: Twin, rng: np.random.Generator, float32: bool = False):
     logits = output[0] if isinstance(output, tuple) else output
     if twin.loss in ("classes", "sequence"):
         y = rng.integers(0, logits.shape[-1], size=logits.shape[:-1])
+    elif twin.loss == "skipgram":
+        y = np.zeros(logits.shape)  # the context word is 1, the noise words 0
+        y[:, 0] = 1.0
     elif twin.name.endswith("Autoencoder") or twin.loss == "vae":
         y = x  # reconstruct the input
     else:
@@ -149,6 +167,7 @@ def scratch_loss(twin: Twin):
         "sequence": scratch.SequenceCrossEntropyLoss,
         "mse": scratch.MSELoss,
         "vae": scratch.VAELoss,
+        "skipgram": scratch.SkipGramLoss,
     }[twin.loss]()
 
 
@@ -265,6 +284,7 @@ def test_torch_twin_computes_the_scratch_function(twin: Twin, rng) -> None:
         "sequence": dtorch.SequenceCrossEntropyLoss(),
         "mse": torch.nn.MSELoss(),
         "vae": dtorch.VAELoss(),
+        "skipgram": dtorch.SkipGramLoss(),
     }[twin.loss]
     torch_value, torch_gradients = dtorch.loss_and_gradients(model, loss_fn, x, y)
     assert torch_value == pytest.approx(value, rel=1e-10)
@@ -323,6 +343,7 @@ def test_keras_twin_computes_the_scratch_function(twin: Twin, rng) -> None:
         "sequence": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         "mse": keras.losses.MeanSquaredError(),
         "vae": dkeras.VAELoss(),
+        "skipgram": dkeras.skipgram_loss,
     }[twin.loss]
     keras_value, keras_gradients = dkeras.loss_and_gradients(
         model, loss, x_keras, y_keras, training=False

@@ -1,6 +1,17 @@
 """Offline datasets as NumPy arrays: shipped with an installed package, generated from a
 seed, or read from a local copy of a public dataset. Nothing here downloads."""
 
+from dltutor.data.corpora import (
+    SENTENCE_KINDS,
+    SentimentCorpus,
+    TextCorpus,
+    load_python_docstrings,
+    make_class_grammar,
+    make_sentiment,
+    read_ag_news,
+    read_imdb,
+    word_classes,
+)
 from dltutor.data.idx import load_mnist, read_idx
 from dltutor.data.images import (
     CIFAR10_CLASSES,
@@ -20,9 +31,32 @@ from dltutor.data.sequences import (
 )
 from dltutor.data.synthetic import add_gaussian_noise, make_linear, make_moons
 from dltutor.data.tabular import DataSplit, load_digits, split
-from dltutor.data.text import CharVocabulary, load_python_docs_text, next_token_pairs
+from dltutor.data.text import (
+    BytePairEncoding,
+    CharVocabulary,
+    Vocabulary,
+    load_python_docs_text,
+    next_token_pairs,
+    noise_distribution,
+    skipgram_examples,
+    tokenize_words,
+)
 
 __all__ = [
+    "SENTENCE_KINDS",
+    "BytePairEncoding",
+    "SentimentCorpus",
+    "TextCorpus",
+    "Vocabulary",
+    "load_python_docstrings",
+    "make_class_grammar",
+    "make_sentiment",
+    "noise_distribution",
+    "read_ag_news",
+    "read_imdb",
+    "skipgram_examples",
+    "tokenize_words",
+    "word_classes",
     "CharVocabulary",
     "load_python_docs_text",
     "make_adding_problem",

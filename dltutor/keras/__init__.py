@@ -18,8 +18,13 @@ from dltutor.keras.generative import VAE, Autoencoder, ConvAutoencoder, VAELoss
 from dltutor.keras.interpret import saliency
 from dltutor.keras.layout import get_weights, loss_and_gradients, set_weights
 from dltutor.keras.recurrent import RecurrentNet
+from dltutor.keras.text import BagOfEmbeddings, SkipGram, TextCNN, skipgram_loss
 
 __all__ = [
+    "BagOfEmbeddings",
+    "SkipGram",
+    "TextCNN",
+    "skipgram_loss",
     "CNN",
     "DEVICE_VARIABLE",
     "MLP",

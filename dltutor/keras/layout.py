@@ -8,6 +8,7 @@ Keras is channels last, the scratch layers channels first:
 Keras layer                 Keras weights                               scratch arrays
 ==========================  ==========================================  ===========================
 ``Dense``                   ``kernel`` (d_in, d_out), ``bias``          the same (but see Flatten)
+``Conv1D``                  ``kernel`` (k, C_in, C_out), ``bias``       ``W`` (C_out, C_in, k)
 ``Conv2D``                  ``kernel`` (k, k, C_in, C_out), ``bias``    ``W`` (C_out, C_in, k, k)
 ``Conv2DTranspose``         ``kernel`` (k, k, C_out, C_in), ``bias``    ``W`` (C_in, C_out, k, k)
 ``Embedding``               ``embeddings`` (V, D)                       the same
@@ -40,6 +41,7 @@ from dltutor.checks import as_float_array, describe, split_weights
 _RECURRENT = (keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU)
 _MAPPED = (
     keras.layers.Dense,
+    keras.layers.Conv1D,
     keras.layers.Conv2D,
     keras.layers.Conv2DTranspose,
     keras.layers.Embedding,
@@ -86,6 +88,8 @@ def _to_scratch(mapped: Mapped, arrays: list[np.ndarray], gradients: bool) -> li
     if isinstance(layer, keras.layers.Dense) and flattened is not None:
         height, width, channels = flattened
         return [_kernel_rows(arrays[0], (2, 0, 1), (height, width, channels)), arrays[1]]
+    if isinstance(layer, keras.layers.Conv1D):  # (k, C_in, C_out) -> (C_out, C_in, k)
+        return [arrays[0].transpose(2, 1, 0), arrays[1]]
     if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
         return [arrays[0].transpose(3, 2, 0, 1), arrays[1]]
     if isinstance(layer, keras.layers.MultiHeadAttention):
@@ -112,6 +116,8 @@ def _from_scratch(mapped: Mapped, arrays: list[np.ndarray]) -> list[np.ndarray]:
     if isinstance(layer, keras.layers.Dense) and flattened is not None:
         height, width, channels = flattened
         return [_kernel_rows(arrays[0], (1, 2, 0), (channels, height, width)), arrays[1]]
+    if isinstance(layer, keras.layers.Conv1D):
+        return [arrays[0].transpose(2, 1, 0), arrays[1]]
     if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
         return [arrays[0].transpose(2, 3, 1, 0), arrays[1]]
     if isinstance(layer, keras.layers.MultiHeadAttention):

@@ -8,7 +8,8 @@ Modules by concept: ``layers`` (Parameter, Layer, Linear, Embedding), ``activati
 through time), ``attention`` (attention, layer normalisation, the Transformer),
 ``sequential`` (the container); the models ``dense`` (MLP), ``convolutional`` (CNN),
 ``recurrent`` (RecurrentNet), ``generative`` (autoencoders, VAE), ``attention``
-(Transformer); ``build`` (layer specs to layers), ``optim``, ``train``, ``gradcheck``.
+(Transformer), ``text`` (skip-gram, PPMI + SVD, the text classifiers and their layers);
+``build`` (layer specs to layers), ``optim``, ``train``, ``gradcheck``.
 """
 
 from dltutor.scratch.activations import (
@@ -61,6 +62,7 @@ from dltutor.scratch.losses import (
     MSELoss,
     SequenceCrossEntropyLoss,
     log_softmax,
+    sigmoid_cross_entropy,
     softmax,
 )
 from dltutor.scratch.optim import SGD, Adam, Optimizer, clip_by_global_norm
@@ -78,9 +80,32 @@ from dltutor.scratch.recurrent import (
     RNNCell,
 )
 from dltutor.scratch.sequential import Sequential
+from dltutor.scratch.text import (
+    BagOfEmbeddings,
+    Conv1D,
+    EmbeddingBag,
+    GlobalMaxPool1D,
+    SkipGram,
+    SkipGramLoss,
+    TextCNN,
+    cooccurrence_matrix,
+    ppmi,
+    svd_vectors,
+)
 from dltutor.scratch.train import evaluate, fit, minibatches
 
 __all__ = [
+    "BagOfEmbeddings",
+    "Conv1D",
+    "EmbeddingBag",
+    "GlobalMaxPool1D",
+    "SkipGram",
+    "SkipGramLoss",
+    "TextCNN",
+    "cooccurrence_matrix",
+    "ppmi",
+    "sigmoid_cross_entropy",
+    "svd_vectors",
     "sinusoidal_positional_encoding",
     "masked_softmax",
     "causal_mask",

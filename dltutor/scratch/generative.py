@@ -15,6 +15,7 @@ import numpy.typing as npt
 from dltutor.checks import as_float_array, describe
 from dltutor.scratch.build import build, build_all
 from dltutor.scratch.layers import Layer
+from dltutor.scratch.losses import sigmoid_cross_entropy
 from dltutor.scratch.sequential import Sequential
 from dltutor.specs import AutoencoderSpec, ConvAutoencoderSpec, VAESpec
 
@@ -185,7 +186,7 @@ class VAELoss:
             raise ValueError(
                 f"logits and x must have the same shape, got {logits.shape} and {x.shape}"
             )
-        reconstruction = np.maximum(logits, 0) - logits * x + np.log1p(np.exp(-np.abs(logits)))
+        reconstruction = sigmoid_cross_entropy(logits, x)
         kl = 0.5 * (mu**2 + np.exp(log_var) - log_var - 1)
         self._cache = (logits, x, mu, log_var)
         return float((reconstruction.sum() + kl.sum()) / len(x))

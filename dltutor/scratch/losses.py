@@ -41,6 +41,15 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
+def sigmoid_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    r"""Binary cross-entropy of ``labels`` in [0, 1] against :math:`\sigma(z)`, entry by entry.
+
+    :math:`-y \log \sigma(z) - (1 - y) \log(1 - \sigma(z)) = \text{softplus}(z) - y z`,
+    written as :math:`\max(z, 0) - y z + \log(1 + e^{-|z|})` so no exponential overflows.
+    """
+    return np.maximum(logits, 0) - logits * labels + np.log1p(np.exp(-np.abs(logits)))
+
+
 class MSELoss:
     r"""Mean squared error :math:`L = \frac{1}{M} \sum_i (\hat y_i - y_i)^2` over all M entries.
 

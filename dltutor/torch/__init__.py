@@ -15,9 +15,14 @@ from dltutor.torch.generative import VAE, Autoencoder, ConvAutoencoder, VAELoss
 from dltutor.torch.interpret import saliency
 from dltutor.torch.layout import get_weights, gradients, loss_and_gradients, set_weights
 from dltutor.torch.recurrent import RecurrentNet, SequenceCrossEntropyLoss
+from dltutor.torch.text import BagOfEmbeddings, SkipGram, SkipGramLoss, TextCNN
 from dltutor.torch.train import evaluate, fit, predict
 
 __all__ = [
+    "BagOfEmbeddings",
+    "SkipGram",
+    "SkipGramLoss",
+    "TextCNN",
     "CNN",
     "DEVICE_VARIABLE",
     "MLP",

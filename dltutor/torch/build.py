@@ -18,7 +18,7 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 """Every name of :data:`dltutor.specs.ACTIVATIONS` as a PyTorch module (a test checks the set)."""
 
 
-Weighted = TypeVar("Weighted", nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
+Weighted = TypeVar("Weighted", nn.Linear, nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d)
 
 
 def glorot(module: Weighted) -> Weighted:

@@ -8,9 +8,11 @@ walking its modules and converting each one's parameters gives the same list:
 PyTorch module           PyTorch parameters                           scratch arrays
 =======================  ===========================================  ============================
 ``nn.Linear``            ``weight`` (d_out, d_in), ``bias``           ``W`` = weight\ :sup:`T`, ``b``
+``nn.Conv1d``            ``weight`` (C_out, C_in, k), ``bias``         the same
 ``nn.Conv2d``            ``weight`` (C_out, C_in, k, k), ``bias``      the same
 ``nn.ConvTranspose2d``   ``weight`` (C_in, C_out, k, k), ``bias``      the same
 ``nn.Embedding``         ``weight`` (V, D)                             the same
+``nn.EmbeddingBag``      ``weight`` (V, D)                             the same
 ``nn.RNN``, ``nn.LSTM``  ``weight_ih`` (G·H, D), ``weight_hh``,        ``W_x`` = weight_ih\ :sup:`T`,
                          ``bias_ih``, ``bias_hh``                      ``W_h``, ``b`` = bias_ih + bias_hh
 ``nn.GRU``               the same, gate blocks r, z, n                 blocks z, r, n; ``b``, ``b_h`` apart
@@ -39,9 +41,11 @@ from dltutor.torch.train import as_inputs, as_targets
 _RECURRENT = (nn.RNN, nn.LSTM, nn.GRU)
 _MAPPED = (
     nn.Linear,
+    nn.Conv1d,
     nn.Conv2d,
     nn.ConvTranspose2d,
     nn.Embedding,
+    nn.EmbeddingBag,
     nn.MultiheadAttention,
     nn.LayerNorm,
     *_RECURRENT,
@@ -98,7 +102,9 @@ def _torch_names(module: nn.Module) -> tuple[str, ...]:
         return _RECURRENT_NAMES
     if isinstance(module, nn.MultiheadAttention):
         return ("in_proj_weight", "in_proj_bias")
-    return ("weight",) if isinstance(module, nn.Embedding) else ("weight", "bias")
+    return (
+        ("weight",) if isinstance(module, (nn.Embedding, nn.EmbeddingBag)) else ("weight", "bias")
+    )
 
 
 def _to_scratch(module: nn.Module, arrays: list[np.ndarray], gradients: bool) -> list[np.ndarray]:

@@ -1,0 +1,84 @@
+"""Words as vectors in PyTorch: skip-gram and two text classifiers, twins of :mod:`dltutor.scratch.text`.
+
+The third classifier, Embedding → LSTM → Linear, is :class:`dltutor.torch.RecurrentNet` with
+``vocab_size``. Weight layouts (``nn.Embedding``, ``nn.EmbeddingBag``, ``nn.Conv1d``) are in
+:mod:`dltutor.torch.layout`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from dltutor.specs import SkipGramSpec, TextCNNSpec, TextSpec
+from dltutor.torch.build import glorot
+
+
+class SkipGram(nn.Module):
+    """Two ``nn.Embedding`` tables; rows ``[centre, context, noise...]`` in, (N, 1 + K) logits out.
+
+    The twin of :class:`dltutor.scratch.SkipGram`, with the same initialisation (centre
+    vectors uniform in ±0.5/D, context vectors zero).
+    """
+
+    def __init__(self, vocab_size: int, embed_dim: int) -> None:
+        super().__init__()
+        self.spec = SkipGramSpec(vocab_size, embed_dim)
+        self.centre = nn.Embedding(vocab_size, embed_dim)
+        self.context = nn.Embedding(vocab_size, embed_dim)
+        nn.init.uniform_(self.centre.weight, -0.5 / embed_dim, 0.5 / embed_dim)
+        nn.init.zeros_(self.context.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        u = self.centre(x[:, 0])  # (N, D)
+        v = self.context(x[:, 1:])  # (N, 1 + K, D)
+        return torch.einsum("nd,njd->nj", u, v)
+
+    @property
+    def vectors(self) -> torch.Tensor:
+        """The word vectors to use afterwards: the centre table."""
+        return self.centre.weight.detach()
+
+
+class SkipGramLoss(nn.Module):
+    """Binary cross-entropy of each of the 1 + K logits, summed per row, averaged over rows."""
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        losses = nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+        return losses.sum(dim=1).mean()
+
+
+class BagOfEmbeddings(nn.Module):
+    """``nn.EmbeddingBag`` (the mean of a sentence's word vectors, padding id 0 left out) → Linear."""
+
+    def __init__(self, vocab_size: int, embed_dim: int, num_classes: int) -> None:
+        super().__init__()
+        self.spec = TextSpec(vocab_size, embed_dim, num_classes)
+        self.bag = nn.EmbeddingBag(vocab_size, embed_dim, mode="mean", padding_idx=0)
+        self.head = glorot(nn.Linear(embed_dim, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.bag(x.long()))  # (N, T) ids -> (N, D) -> (N, classes)
+
+
+class TextCNN(nn.Module):
+    """Embedding → ``nn.Conv1d`` → ReLU → max over positions → Linear (Kim, 2014)."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_dim: int,
+        num_classes: int,
+        filters: int = 32,
+        kernel_size: int = 3,
+    ) -> None:
+        super().__init__()
+        self.spec = TextCNNSpec(vocab_size, embed_dim, num_classes, filters, kernel_size)
+        self.embedding = nn.Embedding(vocab_size, embed_dim)
+        self.conv = glorot(nn.Conv1d(embed_dim, filters, kernel_size))
+        self.head = glorot(nn.Linear(filters, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        vectors = self.embedding(x.long())  # (N, T, D)
+        features = torch.relu(self.conv(vectors.transpose(1, 2)))  # conv1d wants (N, D, T)
+        return self.head(features.amax(dim=2))  # max over positions: (N, filters)
