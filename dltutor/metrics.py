@@ -119,3 +119,16 @@ def neighbour_class_rate(vectors: Any, classes: Any, k: int = 5) -> tuple[float,
     _, inverse, sizes = np.unique(classes, return_inverse=True, return_counts=True)
     chance = float(np.mean((sizes[inverse] - 1) / (len(classes) - 1)))
     return rate, chance
+
+
+def accuracy_by_group(labels: Any, predictions: Any, groups: Any) -> dict[str, float]:
+    """Accuracy within each group of examples (a sentence type, a class), keyed by group name."""
+    labels = as_label_array(labels, "labels")
+    predicted = predicted_labels(predictions)
+    groups = np.asarray(groups)
+    check_same_length(labels, predicted, "labels", "predictions")
+    check_same_length(labels, groups, "labels", "groups")
+    return {
+        str(group): float(np.mean(predicted[groups == group] == labels[groups == group]))
+        for group in dict.fromkeys(groups.tolist())
+    }

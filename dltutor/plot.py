@@ -194,3 +194,30 @@ def plot_image_rows(
         titles=[name for name in rows for _ in range(columns)],
         columns=columns,
     )
+
+
+def plot_grouped_bars(
+    values: Mapping[str, Mapping[str, float]],
+    ax: Axes | None = None,
+    title: str = "",
+    ylabel: str = "accuracy",
+    reference: float | None = None,
+) -> Axes:
+    """Bars of ``values[series][group]``: one cluster per group, one bar colour per series.
+
+    ``reference`` draws a dotted horizontal line (chance, say).
+    """
+    if not values:
+        raise ValueError("values must name at least one series")
+    groups = list(next(iter(values.values())))
+    ax = _axes(ax)
+    width = 0.8 / len(values)
+    for index, (series, by_group) in enumerate(values.items()):
+        positions = np.arange(len(groups)) + (index - (len(values) - 1) / 2) * width
+        ax.bar(positions, [by_group[group] for group in groups], width, label=series)
+    if reference is not None:
+        ax.axhline(reference, color="grey", linestyle=":", label="chance")
+    ax.set_xticks(np.arange(len(groups)), groups)
+    ax.set(ylabel=ylabel, title=title)
+    ax.legend(fontsize=8)
+    return ax

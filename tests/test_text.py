@@ -428,3 +428,38 @@ def test_text_models_bad_input(rng) -> None:
         scratch.SkipGram(5, 2).forward(np.array([[1], [2]]))
     with pytest.raises(ValueError, match="ids must lie in"):
         scratch.BagOfEmbeddings(5, 2, 2).forward(np.array([[1, 7]]))
+
+
+def test_split_text_builds_the_vocabulary_from_training_text_only() -> None:
+    sentences = [["common", f"rare{i}"] for i in range(20)]
+    labels = np.array([0, 1] * 10)
+    task = data.split_text(sentences, labels, length=3, test_size=0.25, seed=0)
+    assert task.x_train.shape == (15, 3) and task.x_test.shape == (5, 3)
+    assert sorted(np.bincount(task.y_test).tolist()) == [2, 3]  # stratified: 2 and 3 of 5
+    test_words = {sentences[i][1] for i in task.test_index}
+    assert not test_words & set(task.vocabulary.words)  # test-only words stay unknown
+    assert (task.x_test[:, -1] == 1).all() and (task.x_test[:, 0] == 0).all()
+    np.testing.assert_array_equal(labels[task.test_index], task.y_test)
+    with pytest.raises(ValueError, match="20 sentences and 3 labels"):
+        data.split_text(sentences, labels[:3], length=3)
+
+
+def test_accuracy_by_group() -> None:
+    scores = metrics.accuracy_by_group([1, 0, 1, 1], [1, 1, 1, 0], ["a", "a", "b", "b"])
+    assert scores == {"a": 0.5, "b": 0.5}
+    assert metrics.accuracy_by_group([1, 0], [1, 0], ["x", "y"]) == {"x": 1.0, "y": 1.0}
+    with pytest.raises(ValueError):
+        metrics.accuracy_by_group([1, 0], [1, 0], ["x"])
+
+
+def test_plot_grouped_bars() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dltutor import plot
+
+    ax = plot.plot_grouped_bars({"m1": {"a": 0.5, "b": 1.0}, "m2": {"a": 0.2, "b": 0.4}})
+    heights = sorted(round(patch.get_height(), 2) for patch in ax.patches)
+    assert heights == [0.2, 0.4, 0.5, 1.0]
+    with pytest.raises(ValueError, match="at least one series"):
+        plot.plot_grouped_bars({})

@@ -5,11 +5,13 @@ from dltutor.data.corpora import (
     SENTENCE_KINDS,
     SentimentCorpus,
     TextCorpus,
+    TextSplit,
     load_python_docstrings,
     make_class_grammar,
     make_sentiment,
     read_ag_news,
     read_imdb,
+    split_text,
     word_classes,
 )
 from dltutor.data.idx import load_mnist, read_idx
@@ -47,6 +49,8 @@ __all__ = [
     "BytePairEncoding",
     "SentimentCorpus",
     "TextCorpus",
+    "TextSplit",
+    "split_text",
     "Vocabulary",
     "load_python_docstrings",
     "make_class_grammar",

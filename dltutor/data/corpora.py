@@ -12,12 +12,14 @@ from __future__ import annotations
 import ast
 import csv
 import sysconfig
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from dltutor.checks import check_choice, check_positive_int
+from dltutor.data.text import Vocabulary
 
 # --- A grammar whose words belong to known classes --------------------------------------
 
@@ -282,3 +284,65 @@ def read_ag_news(path: str | Path, split: str = "train") -> TextCorpus:
     if not texts:
         raise ValueError(f"{file} has no rows")
     return TextCorpus(texts, np.array(labels, dtype=np.int64), AG_NEWS_CLASSES)
+
+
+# --- From texts to a train/test split of padded id arrays -----------------------------------
+
+
+@dataclass(frozen=True)
+class TextSplit:
+    """A text classification task as arrays: padded word ids, labels, and the held-out part.
+
+    ``x_*`` are (N, ``length``) int64 word ids (0 is padding); ``test_index`` says which
+    examples of the corpus went to the test set (to look up their texts or kinds).
+    """
+
+    vocabulary: Vocabulary
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    test_index: np.ndarray
+
+    def __repr__(self) -> str:
+        return (
+            f"TextSplit(vocabulary={self.vocabulary.size}, train={self.x_train.shape}, "
+            f"test={self.x_test.shape})"
+        )
+
+
+def split_text(
+    sentences: Sequence[Sequence[str]],
+    labels: np.ndarray,
+    length: int,
+    test_size: float = 0.2,
+    min_count: int = 1,
+    seed: int = 0,
+) -> TextSplit:
+    """Split tokenized sentences into train and test (stratified), then encode both.
+
+    The vocabulary is built from the training sentences only (words kept at ``min_count``
+    or more): a word seen only in test text stays unknown, as it would for new text.
+    Sentences are padded or cut at the front to ``length`` (:meth:`Vocabulary.encode_batch`).
+    """
+    from sklearn.model_selection import train_test_split
+
+    labels = np.asarray(labels)
+    if len(sentences) != len(labels):
+        raise ValueError(f"got {len(sentences)} sentences and {len(labels)} labels")
+    train_index, test_index = train_test_split(
+        np.arange(len(labels)), test_size=test_size, random_state=seed, stratify=labels
+    )
+    vocabulary = Vocabulary([sentences[i] for i in train_index], min_count=min_count)
+
+    def encode(index: np.ndarray) -> np.ndarray:
+        return vocabulary.encode_batch([sentences[i] for i in index], length)
+
+    return TextSplit(
+        vocabulary,
+        encode(train_index),
+        labels[train_index],
+        encode(test_index),
+        labels[test_index],
+        test_index,
+    )
