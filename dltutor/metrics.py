@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -121,14 +122,22 @@ def neighbour_class_rate(vectors: Any, classes: Any, k: int = 5) -> tuple[float,
     return rate, chance
 
 
-def accuracy_by_group(labels: Any, predictions: Any, groups: Any) -> dict[str, float]:
-    """Accuracy within each group of examples (a sentence type, a class), keyed by group name."""
+def accuracy_by_group(
+    labels: Any, predictions: Any, groups: Any, order: Sequence[str] | None = None
+) -> dict[str, float]:
+    """Accuracy within each group of examples (a sentence type, a class), keyed by group name.
+
+    Groups come in ``order`` if given (each must occur), else sorted.
+    """
     labels = as_label_array(labels, "labels")
     predicted = predicted_labels(predictions)
-    groups = np.asarray(groups)
+    groups = np.asarray(groups).astype(str)
     check_same_length(labels, predicted, "labels", "predictions")
     check_same_length(labels, groups, "labels", "groups")
+    names = sorted(set(groups.tolist())) if order is None else [str(g) for g in order]
+    missing = [name for name in names if not (groups == name).any()]
+    if missing:
+        raise ValueError(f"no examples in groups {missing}")
     return {
-        str(group): float(np.mean(predicted[groups == group] == labels[groups == group]))
-        for group in dict.fromkeys(groups.tolist())
+        name: float(np.mean(predicted[groups == name] == labels[groups == name])) for name in names
     }

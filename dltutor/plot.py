@@ -219,5 +219,5 @@ def plot_grouped_bars(
         ax.axhline(reference, color="grey", linestyle=":", label="chance")
     ax.set_xticks(np.arange(len(groups)), groups)
     ax.set(ylabel=ylabel, title=title)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars
     return ax

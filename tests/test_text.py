@@ -347,6 +347,28 @@ def test_embedding_bag_leaves_padding_out(rng) -> None:
 
 
 @pytest.mark.torch
+@pytest.mark.keras
+def test_an_empty_sentence_gives_the_bias_in_every_framework(rng) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("tensorflow")
+    import dltutor.keras as dkeras
+    import dltutor.torch as dtorch
+
+    reference = scratch.BagOfEmbeddings(5, 3, 2, rng=rng)
+    reference.layers[1].params["b"][...] = [0.5, -0.25]
+    x = np.array([[0, 0, 0], [1, 2, 0]])  # the first sentence is all padding
+    expected = reference.forward(x)
+    np.testing.assert_allclose(expected[0], [0.5, -0.25])
+    for module, model in [
+        (dtorch, dtorch.BagOfEmbeddings(5, 3, 2).double()),
+        (dkeras, dkeras.BagOfEmbeddings(5, 3, 2)),
+    ]:
+        module.set_weights(model, reference.get_weights())
+        got = module.predict(model, x) if module is dtorch else model.predict(x, verbose=0)
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.torch
 def test_conv1d_and_embeddings_match_torch(rng) -> None:
     torch = pytest.importorskip("torch")
     functional = torch.nn.functional
@@ -448,8 +470,12 @@ def test_accuracy_by_group() -> None:
     scores = metrics.accuracy_by_group([1, 0, 1, 1], [1, 1, 1, 0], ["a", "a", "b", "b"])
     assert scores == {"a": 0.5, "b": 0.5}
     assert metrics.accuracy_by_group([1, 0], [1, 0], ["x", "y"]) == {"x": 1.0, "y": 1.0}
+    ordered = metrics.accuracy_by_group([1, 0], [1, 1], ["x", "y"], order=["y", "x"])
+    assert list(ordered) == ["y", "x"] and ordered == {"y": 0.0, "x": 1.0}
     with pytest.raises(ValueError):
         metrics.accuracy_by_group([1, 0], [1, 0], ["x"])
+    with pytest.raises(ValueError, match="no examples in groups"):
+        metrics.accuracy_by_group([1, 0], [1, 0], ["x", "y"], order=["x", "z"])
 
 
 def test_plot_grouped_bars() -> None:

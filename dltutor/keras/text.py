@@ -55,9 +55,29 @@ def skipgram_loss(labels: Any, logits: Any) -> Any:
     return keras.ops.mean(keras.ops.sum(losses, axis=-1))
 
 
+class MaskedMean(keras.layers.Layer):
+    """The mean over positions of the positions the mask keeps: (N, T, D) → (N, D).
+
+    ``GlobalAveragePooling1D`` computes the same, but divides by zero — NaN — for a sentence
+    that is all padding; here that sentence gets zeros, as in NumPy and PyTorch.
+    """
+
+    supports_masking = True
+
+    def call(self, inputs: Any, mask: Any = None) -> Any:
+        if mask is None:
+            return keras.ops.mean(inputs, axis=1)
+        weights = keras.ops.expand_dims(keras.ops.cast(mask, inputs.dtype), -1)  # (N, T, 1)
+        count = keras.ops.maximum(keras.ops.sum(weights, axis=1), 1.0)
+        return keras.ops.sum(inputs * weights, axis=1) / count
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> None:
+        return None  # one vector per sentence: nothing left to mask
+
+
 class BagOfEmbeddings(keras.Sequential):
-    """``Embedding(mask_zero=True)`` → ``GlobalAveragePooling1D`` (a mean over the words, padding
-    left out by the mask) → ``Dense``: the twin of :class:`dltutor.scratch.BagOfEmbeddings`."""
+    """``Embedding(mask_zero=True)`` → :class:`MaskedMean` (the mean over the words, padding left
+    out by the mask) → ``Dense``: the twin of :class:`dltutor.scratch.BagOfEmbeddings`."""
 
     def __init__(
         self, vocab_size: int, embed_dim: int, num_classes: int, name: str | None = None
@@ -67,7 +87,7 @@ class BagOfEmbeddings(keras.Sequential):
             [
                 keras.Input(shape=(None,), dtype="int32"),
                 keras.layers.Embedding(vocab_size, embed_dim, mask_zero=True),
-                keras.layers.GlobalAveragePooling1D(),
+                MaskedMean(),
                 keras.layers.Dense(num_classes),
             ],
             name=name,

@@ -192,7 +192,7 @@ class EmbeddingBag(Layer):
     positions of row n whose id is not 0. Word order is lost: a bag of words. Backward adds
     :math:`g_n / |S_n|` to the row of each word of sentence n. PyTorch's
     ``nn.EmbeddingBag(mode="mean", padding_idx=0)`` and Keras'
-    ``Embedding(mask_zero=True)`` → ``GlobalAveragePooling1D`` compute the same.
+    ``Embedding(mask_zero=True)`` → :class:`dltutor.keras.text.MaskedMean` compute the same.
     """
 
     def __init__(
