@@ -199,3 +199,403 @@ def test_torch_progress_bar_only_when_asked(rng, capsys) -> None:
         )
         shown = capsys.readouterr().err
         assert ("2/2" in shown) == progress
+
+
+# --- Training in practice: optimisers side by side with torch.optim and keras.optimizers ---
+
+from dltutor.scratch import optim  # noqa: E402
+from dltutor.scratch.layers import Parameter  # noqa: E402
+
+CURVATURE = np.diag([1.0, 10.0, 0.5, 3.0, 7.0])  # an ill-conditioned bowl, plus a wiggle
+START = np.array([1.0, -2.0, 0.5, 3.0, -1.0])
+STEPS = 50
+
+
+def bowl_gradient(w: np.ndarray) -> np.ndarray:
+    return CURVATURE @ w + 0.1 * np.sin(w)
+
+
+def run_scratch(optimizer) -> np.ndarray:
+    parameter = Parameter(START.copy())
+    for _ in range(STEPS):
+        parameter.grad = bowl_gradient(parameter.value)
+        optimizer.step([("w", parameter)])
+    return parameter.value
+
+
+def relative_gap(ours: np.ndarray, theirs: np.ndarray) -> float:
+    return float(np.abs(ours - theirs).max() / np.abs(theirs).max())
+
+
+# (name, scratch in PyTorch's form, torch.optim, scratch in Keras' form, keras.optimizers):
+# each framework with its own defaults, except the learning rate shared by both
+OPTIMISERS = [
+    (
+        "SGD",
+        lambda: optim.SGD(0.01),
+        "SGD(p, lr=0.01)",
+        lambda: optim.SGD(0.01, form="keras"),
+        "SGD(0.01)",
+    ),
+    (
+        "momentum",
+        lambda: optim.SGD(0.01, momentum=0.9),
+        "SGD(p, lr=0.01, momentum=0.9)",
+        lambda: optim.SGD(0.01, momentum=0.9, form="keras"),
+        "SGD(0.01, momentum=0.9)",
+    ),
+    (
+        "Nesterov",
+        lambda: optim.SGD(0.01, momentum=0.9, nesterov=True),
+        "SGD(p, lr=0.01, momentum=0.9, nesterov=True)",
+        lambda: optim.SGD(0.01, momentum=0.9, nesterov=True, form="keras"),
+        "SGD(0.01, momentum=0.9, nesterov=True)",
+    ),
+    (
+        "RMSProp",
+        lambda: optim.RMSProp(),
+        "RMSprop(p)",
+        lambda: optim.RMSProp(1e-3, rho=0.9, eps=1e-7, form="keras"),
+        "RMSprop()",
+    ),
+    (
+        "RMSProp with momentum",
+        lambda: optim.RMSProp(momentum=0.5),
+        "RMSprop(p, momentum=0.5)",
+        lambda: optim.RMSProp(1e-3, rho=0.9, eps=1e-7, momentum=0.5, form="keras"),
+        "RMSprop(momentum=0.5)",
+    ),
+    (
+        "Adam",
+        lambda: optim.Adam(0.05),
+        "Adam(p, lr=0.05)",
+        lambda: optim.Adam(0.05, eps=1e-7, form="keras"),
+        "Adam(0.05)",
+    ),
+    (
+        "Adam with weight decay",  # L2 in PyTorch, decoupled in Keras
+        lambda: optim.Adam(0.05, weight_decay=0.1),
+        "Adam(p, lr=0.05, weight_decay=0.1)",
+        lambda: optim.Adam(0.05, eps=1e-7, weight_decay=0.1, decoupled=True, form="keras"),
+        "Adam(0.05, weight_decay=0.1)",
+    ),
+    (
+        "AdamW",
+        lambda: optim.AdamW(0.05),
+        "AdamW(p, lr=0.05)",
+        lambda: optim.AdamW(0.05, eps=1e-7, weight_decay=0.004, form="keras"),
+        "AdamW(0.05)",
+    ),
+]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("case", OPTIMISERS, ids=[case[0] for case in OPTIMISERS])
+def test_optimisers_step_like_torch(case) -> None:
+    torch = pytest.importorskip("torch")
+    _, ours, theirs, _, _ = case
+    w = torch.tensor(START.copy(), requires_grad=True)
+    optimizer = eval(f"torch.optim.{theirs}", {"torch": torch, "p": [w]})
+    for _ in range(STEPS):
+        w.grad = torch.tensor(bowl_gradient(w.detach().numpy()))
+        optimizer.step()
+    assert relative_gap(run_scratch(ours()), w.detach().numpy()) < 1e-12  # measured <= 4.1e-15
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize("case", OPTIMISERS, ids=[case[0] for case in OPTIMISERS])
+def test_optimisers_step_like_keras(case) -> None:
+    pytest.importorskip("tensorflow")
+    import keras
+
+    _, _, _, ours, theirs = case
+    variable = keras.Variable(START.astype(np.float32))
+    optimizer = eval(f"keras.optimizers.{theirs}", {"keras": keras})
+    for _ in range(STEPS):
+        gradient = bowl_gradient(np.asarray(variable)).astype(np.float32)
+        optimizer.apply([keras.ops.convert_to_tensor(gradient)], [variable])
+    # float32 drift over 50 steps: measured up to 1.6e-5 (Adam at lr 0.05)
+    assert relative_gap(run_scratch(ours()), np.asarray(variable)) < 1e-4
+
+
+@pytest.mark.torch
+@pytest.mark.keras
+def test_momentum_forms_part_once_the_learning_rate_changes() -> None:
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("tensorflow")
+    import keras
+
+    schedule = optim.exponential_decay(0.01, 0.95)
+    torch_form = run_scratch(optim.SGD(schedule, momentum=0.9))
+    keras_form = run_scratch(optim.SGD(schedule, momentum=0.9, form="keras"))
+    w = torch.tensor(START.copy(), requires_grad=True)
+    optimizer = torch.optim.SGD([w], lr=0.01, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, 0.95)
+    variable = keras.Variable(START.astype(np.float32))
+    keras_optimizer = keras.optimizers.SGD(
+        keras.optimizers.schedules.ExponentialDecay(0.01, 1, 0.95), momentum=0.9
+    )
+    for _ in range(STEPS):
+        w.grad = torch.tensor(bowl_gradient(w.detach().numpy()))
+        optimizer.step()
+        scheduler.step()  # once per update: the schedule Keras applies by itself
+        gradient = bowl_gradient(np.asarray(variable)).astype(np.float32)
+        keras_optimizer.apply([keras.ops.convert_to_tensor(gradient)], [variable])
+    assert relative_gap(torch_form, w.detach().numpy()) < 1e-12  # measured 6.0e-16
+    assert relative_gap(keras_form, np.asarray(variable)) < 1e-4  # measured 2.1e-6
+    assert relative_gap(torch_form, keras_form) > 0.1  # measured 0.88: the forms differ
+
+
+def test_schedules() -> None:
+    assert [optim.step_decay(1.0, 0.5, 2)(t) for t in range(5)] == [1, 1, 0.5, 0.5, 0.25]
+    assert optim.exponential_decay(2.0, 0.5, 10)(20) == pytest.approx(0.5)
+    cosine = optim.cosine_decay(1.0, total_steps=10, warmup_steps=2, final=0.1)
+    assert [cosine(0), cosine(1)] == [0.5, 1.0]  # linear warm-up
+    assert cosine(2) == pytest.approx(1.0) and cosine(10) == pytest.approx(0.1)
+    assert cosine(6) == pytest.approx(0.55)  # half-way down the cosine
+    with pytest.raises(ValueError, match="warmup_steps"):
+        optim.cosine_decay(1.0, total_steps=5, warmup_steps=5)
+    with pytest.raises(ValueError, match="form must be one of"):
+        optim.SGD(0.1, form="jax")
+
+
+def test_adam_with_l2_is_not_adamw() -> None:
+    l2 = run_scratch(optim.Adam(0.05, weight_decay=0.1))
+    decoupled = run_scratch(optim.AdamW(0.05, weight_decay=0.1))
+    assert relative_gap(l2, decoupled) > 0.01
+
+
+# --- dropout and batch normalisation ------------------------------------------------------
+
+
+def test_dropout_scales_kept_values_and_is_the_identity_in_evaluation(rng) -> None:
+    layer = scratch.Dropout(0.3, rng=rng)
+    x = rng.random((400, 500)) + 0.5
+    y = layer.forward(x)
+    kept = y != 0
+    np.testing.assert_allclose(y[kept], x[kept] / 0.7, rtol=1e-15)  # x / (1 - p)
+    dropped = 1 - kept.mean()
+    assert abs(dropped - 0.3) < 5 * np.sqrt(0.3 * 0.7 / x.size)  # within 5 standard errors
+    np.testing.assert_array_equal(layer.backward(np.ones_like(x)), kept / 0.7)
+    layer.eval()
+    np.testing.assert_array_equal(layer.forward(x), x)
+    with pytest.raises(ValueError, match="probability"):
+        scratch.Dropout(1.0)
+
+
+@pytest.mark.torch
+def test_dropout_matches_torch_for_the_same_mask(rng) -> None:
+    torch = pytest.importorskip("torch")
+    x = rng.random((6, 7)) + 0.5
+    x_t = torch.tensor(x, requires_grad=True)
+    torch.manual_seed(0)
+    y_t = torch.nn.functional.dropout(x_t, p=0.4, training=True)
+    upstream = rng.standard_normal(x.shape)
+    (y_t * torch.tensor(upstream)).sum().backward()
+    layer = scratch.Dropout(0.4)
+    layer.mask = y_t.detach().numpy() != 0  # the mask torch drew
+    np.testing.assert_allclose(layer.forward(x), y_t.detach().numpy(), rtol=1e-15)
+    np.testing.assert_allclose(layer.backward(upstream), x_t.grad.numpy(), rtol=1e-15)
+
+
+@pytest.mark.keras
+def test_dropout_matches_keras_for_the_same_mask(rng) -> None:
+    pytest.importorskip("tensorflow")
+    import keras
+
+    x = (rng.random((6, 7)) + 0.5).astype(np.float32)
+    y = np.asarray(keras.layers.Dropout(0.4, seed=3)(x, training=True))
+    layer = scratch.Dropout(0.4)
+    layer.mask = y != 0
+    np.testing.assert_allclose(layer.forward(x), y, rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(keras.layers.Dropout(0.4)(x)), x)  # not training
+
+
+@pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5, 5)], ids=["dense", "convolutional"])
+def test_batchnorm_gradients(shape, rng) -> None:
+    layer = scratch.BatchNorm(3)
+    layer.gamma.value[...] = rng.standard_normal(3)
+    layer.beta.value[...] = rng.standard_normal(3)
+    x = rng.standard_normal(shape)
+    assert max(scratch.check_layer(layer, x, rng).values()) < 1e-7
+    layer.eval()
+    assert max(scratch.check_layer(layer, x, rng).values()) < 1e-7
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5, 5)], ids=["BatchNorm1d", "BatchNorm2d"])
+def test_batchnorm_matches_torch(shape, rng) -> None:
+    torch = pytest.importorskip("torch")
+    ours = scratch.BatchNorm(3)
+    ours.gamma.value[...] = rng.standard_normal(3)
+    ours.beta.value[...] = rng.standard_normal(3)
+    theirs = (torch.nn.BatchNorm1d if len(shape) == 2 else torch.nn.BatchNorm2d)(3).double()
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(ours.gamma.value))
+        theirs.bias.copy_(torch.tensor(ours.beta.value))
+    tolerance = {"rtol": 1e-12, "atol": 1e-13}
+    for _ in range(3):  # three training steps: the running statistics accumulate
+        x, upstream = rng.standard_normal(shape), rng.standard_normal(shape)
+        x_t = torch.tensor(x, requires_grad=True)
+        y_t = theirs(x_t)
+        (y_t * torch.tensor(upstream)).sum().backward()
+        np.testing.assert_allclose(ours.forward(x), y_t.detach().numpy(), **tolerance)
+        np.testing.assert_allclose(ours.backward(upstream), x_t.grad.numpy(), **tolerance)
+        np.testing.assert_allclose(ours.gamma.grad, theirs.weight.grad.numpy(), **tolerance)
+        np.testing.assert_allclose(ours.beta.grad, theirs.bias.grad.numpy(), **tolerance)
+        theirs.zero_grad()
+    np.testing.assert_allclose(ours.running_mean, theirs.running_mean.numpy(), **tolerance)
+    np.testing.assert_allclose(ours.running_var, theirs.running_var.numpy(), **tolerance)
+    ours.eval(), theirs.eval()
+    x = rng.standard_normal(shape)
+    np.testing.assert_allclose(
+        ours.forward(x), theirs(torch.tensor(x)).detach().numpy(), **tolerance
+    )
+
+
+@pytest.mark.keras
+def test_batchnorm_matches_keras(rng) -> None:
+    pytest.importorskip("tensorflow")
+    import keras
+
+    # Keras' momentum is 1 - PyTorch's, and it averages the biased variance
+    ours = scratch.BatchNorm(3, momentum=0.01, eps=1e-3, unbiased_running_var=False)
+    theirs = keras.layers.BatchNormalization()  # momentum 0.99, epsilon 1e-3
+    theirs.build((None, 3))
+    for _ in range(3):
+        x = rng.standard_normal((8, 3)).astype(np.float32)
+        np.testing.assert_allclose(
+            ours.forward(x), np.asarray(theirs(x, training=True)), rtol=1e-5, atol=1e-6
+        )
+    np.testing.assert_allclose(ours.running_mean, np.asarray(theirs.moving_mean), rtol=1e-5)
+    np.testing.assert_allclose(ours.running_var, np.asarray(theirs.moving_variance), rtol=1e-5)
+    ours.eval()
+    x = rng.standard_normal((8, 3)).astype(np.float32)
+    np.testing.assert_allclose(ours.forward(x), np.asarray(theirs(x)), rtol=1e-5, atol=1e-6)
+
+
+# --- penalties and early stopping ------------------------------------------------------------
+
+
+def test_with_penalty_adds_the_gradient_of_the_penalty(rng) -> None:
+    model = scratch.MLP([3, 4, 2], rng=rng)
+    for _, parameter in model.parameters():
+        parameter.grad = np.zeros_like(parameter.value)
+    before = {name: p.value.copy() for name, p in model.parameters()}
+    scratch.WithPenalty(scratch.SGD(1.0), l1=0.3, l2=0.2).step(model.parameters())
+    for name, parameter in model.parameters():
+        w = before[name]
+        expected = 0.3 * np.sign(w) + 0.4 * w if name.endswith("W") else 0.0 * w
+        np.testing.assert_allclose(w - parameter.value, expected, rtol=1e-12, atol=1e-15)
+    weights = [p.value for name, p in model.parameters() if name.endswith("W")]
+    expected_value = sum(0.3 * np.abs(w).sum() + 0.2 * (w**2).sum() for w in weights)
+    assert scratch.penalty(model.parameters(), l1=0.3, l2=0.2) == pytest.approx(expected_value)
+
+
+def test_early_stopping_restores_the_best_epoch() -> None:
+    digits = data.load_digits(seed=0)
+    model = scratch.MLP([64, 64, 10], rng=np.random.default_rng(0))
+    history = scratch.fit(
+        model,
+        scratch.CrossEntropyLoss(),
+        scratch.SGD(0.5),
+        digits.x_train[:100],  # a small training set: the validation loss turns up soon
+        digits.y_train[:100],
+        epochs=100,
+        batch_size=10,
+        validation_data=(digits.x_val, digits.y_val),
+        patience=3,
+    )
+    assert len(history["val_loss"]) < 100  # stopped early
+    best = min(history["val_loss"])
+    assert history["val_loss"].index(best) == len(history["val_loss"]) - 4  # then 3 worse
+    restored = scratch.evaluate(model, scratch.CrossEntropyLoss(), digits.x_val, digits.y_val)
+    assert restored["loss"] == pytest.approx(best)
+    with pytest.raises(ValueError, match="patience needs validation_data"):
+        scratch.fit(
+            model,
+            scratch.CrossEntropyLoss(),
+            scratch.SGD(0.1),
+            digits.x_val,
+            digits.y_val,
+            epochs=1,
+            batch_size=8,
+            patience=2,
+        )
+
+
+# --- integrated gradients ----------------------------------------------------------------------
+
+
+def tanh_classifier(rng: np.random.Generator) -> scratch.MLP:
+    model = scratch.MLP([8, 16, 3], activation="tanh", rng=rng)
+    for name, parameter in model.parameters():
+        if name.endswith("b"):
+            parameter.value[...] = 0.3 * rng.standard_normal(parameter.shape)
+    return model
+
+
+def test_integrated_gradients_are_complete(rng) -> None:
+    model = tanh_classifier(rng)
+    x, baseline = rng.standard_normal((5, 8)), 0.1 * rng.standard_normal((5, 8))
+    classes = np.array([0, 1, 2, 1, 0])
+    attributions = scratch.integrated_gradients(
+        lambda points: scratch.input_gradients(model, points, classes), x, baseline, steps=50
+    )
+    rows = np.arange(5)
+    difference = model.predict(x)[rows, classes] - model.predict(baseline)[rows, classes]
+    # attributions add up to f(x) - f(baseline): measured 2e-16 with 50 Gauss-Legendre points
+    np.testing.assert_allclose(attributions.sum(axis=1), difference, atol=1e-12)
+    same = scratch.integrated_gradients(lambda p: scratch.input_gradients(model, p, classes), x, x)
+    assert not same.any()  # nothing to explain at the baseline itself
+
+
+def test_integrated_gradients_of_a_linear_model_are_weight_times_input(rng) -> None:
+    model = scratch.MLP([4, 2], rng=rng)
+    x = rng.standard_normal((3, 4))
+    classes = np.array([1, 0, 1])
+    attributions = scratch.integrated_gradients(
+        lambda points: scratch.input_gradients(model, points, classes), x, steps=3
+    )
+    W = model.get_weights()[0]
+    np.testing.assert_allclose(attributions, W[:, classes].T * x, rtol=1e-13)
+
+
+@pytest.mark.torch
+def test_integrated_gradients_match_torch_and_captum(rng) -> None:
+    torch = pytest.importorskip("torch")
+    captum_attr = pytest.importorskip("captum.attr")
+    import dltutor.torch as dtorch
+
+    reference = tanh_classifier(rng)
+    model = dtorch.MLP([8, 16, 3], activation="tanh").double()
+    dtorch.set_weights(model, reference.get_weights())
+    x = rng.standard_normal((5, 8))
+    classes = np.array([0, 1, 2, 1, 0])
+    ours = scratch.integrated_gradients(
+        lambda points: scratch.input_gradients(reference, points, classes), x
+    )
+    theirs = dtorch.integrated_gradients(model, x, classes)
+    np.testing.assert_allclose(theirs, ours, rtol=1e-10, atol=1e-13)
+    oracle = captum_attr.IntegratedGradients(model).attribute(
+        torch.tensor(x), target=torch.tensor(classes), n_steps=50, method="gausslegendre"
+    )
+    # captum rounds its quadrature weights to float32: measured 2e-10 apart
+    np.testing.assert_allclose(oracle.numpy(), ours, atol=1e-8 * np.abs(ours).max())
+
+
+@pytest.mark.keras
+def test_integrated_gradients_match_keras(rng) -> None:
+    pytest.importorskip("tensorflow")
+    import dltutor.keras as dkeras
+
+    reference = tanh_classifier(rng)
+    model = dkeras.MLP([8, 16, 3], activation="tanh")
+    dkeras.set_weights(model, reference.get_weights())
+    x = rng.standard_normal((5, 8))
+    classes = np.array([0, 1, 2, 1, 0])
+    ours = scratch.integrated_gradients(
+        lambda points: scratch.input_gradients(reference, points, classes), x
+    )
+    theirs = dkeras.integrated_gradients(model, x, classes)
+    np.testing.assert_allclose(theirs, ours, rtol=1e-4, atol=1e-5 * np.abs(ours).max())

@@ -15,12 +15,15 @@ from dltutor.keras.dense import MLP
 from dltutor.keras.device import DEVICE_VARIABLE, get_device, set_seed
 from dltutor.keras.generate import sample_text
 from dltutor.keras.generative import VAE, Autoencoder, ConvAutoencoder, VAELoss
-from dltutor.keras.interpret import saliency
+from dltutor.keras.interpret import input_gradients, saliency
 from dltutor.keras.layout import get_weights, loss_and_gradients, set_weights
 from dltutor.keras.recurrent import RecurrentNet
 from dltutor.keras.text import BagOfEmbeddings, SkipGram, TextCNN, skipgram_loss
+from dltutor.keras.training import integrated_gradients
 
 __all__ = [
+    "input_gradients",
+    "integrated_gradients",
     "BagOfEmbeddings",
     "SkipGram",
     "TextCNN",

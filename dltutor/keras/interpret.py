@@ -15,6 +15,14 @@ def saliency(model: keras.Model, x: np.ndarray, classes: np.ndarray | None = Non
     ``s_c`` is the model's output (logit) for class ``classes[n]`` of example ``n``, by default
     the predicted class. Returns an array of ``x``'s shape (Simonyan et al., 2014).
     """
+    return np.abs(input_gradients(model, x, classes))
+
+
+def input_gradients(
+    model: keras.Model, x: np.ndarray, classes: np.ndarray | None = None
+) -> np.ndarray:
+    r""":math:`\partial s_c / \partial x` with its sign: the gradient of class ``classes[n]``'s score
+    (by default the predicted class) with respect to input ``n``, by ``tf.GradientTape``."""
     inputs = tf.Variable(as_float_array(x, "x").astype(np.float32))
     with tf.GradientTape() as tape:
         scores = model(inputs, training=False)  # (N, classes)
@@ -25,4 +33,4 @@ def saliency(model: keras.Model, x: np.ndarray, classes: np.ndarray | None = Non
             check_same_length(labels, np.asarray(x), "classes", "x")
             chosen = tf.constant(labels)
         total = tf.reduce_sum(tf.gather(scores, chosen, axis=1, batch_dims=1))
-    return np.abs(tape.gradient(total, inputs).numpy())
+    return np.asarray(tape.gradient(total, inputs).numpy())

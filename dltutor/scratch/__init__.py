@@ -9,7 +9,9 @@ through time), ``attention`` (attention, layer normalisation, the Transformer),
 ``sequential`` (the container); the models ``dense`` (MLP), ``convolutional`` (CNN),
 ``recurrent`` (RecurrentNet), ``generative`` (autoencoders, VAE), ``attention``
 (Transformer), ``text`` (skip-gram, PPMI + SVD, the text classifiers and their layers);
-``build`` (layer specs to layers), ``optim``, ``train``, ``gradcheck``.
+``training`` (dropout, batch normalisation, penalties, integrated gradients); ``build``
+(layer specs to layers), ``optim`` (SGD, momentum, RMSProp, Adam, AdamW, schedules),
+``train``, ``gradcheck``.
 """
 
 from dltutor.scratch.activations import (
@@ -65,7 +67,18 @@ from dltutor.scratch.losses import (
     sigmoid_cross_entropy,
     softmax,
 )
-from dltutor.scratch.optim import SGD, Adam, Optimizer, clip_by_global_norm
+from dltutor.scratch.optim import (
+    SGD,
+    Adam,
+    AdamW,
+    Optimizer,
+    RMSProp,
+    clip_by_global_norm,
+    constant,
+    cosine_decay,
+    exponential_decay,
+    step_decay,
+)
 from dltutor.scratch.pooling import AvgPool2D, Flatten, MaxPool2D
 from dltutor.scratch.recurrent import (
     GRU,
@@ -93,8 +106,30 @@ from dltutor.scratch.text import (
     svd_vectors,
 )
 from dltutor.scratch.train import evaluate, fit, minibatches
+from dltutor.scratch.training import (
+    BatchNorm,
+    Dropout,
+    WithPenalty,
+    gauss_legendre,
+    input_gradients,
+    integrated_gradients,
+    penalty,
+)
 
 __all__ = [
+    "AdamW",
+    "BatchNorm",
+    "Dropout",
+    "RMSProp",
+    "WithPenalty",
+    "constant",
+    "cosine_decay",
+    "exponential_decay",
+    "gauss_legendre",
+    "input_gradients",
+    "integrated_gradients",
+    "penalty",
+    "step_decay",
     "BagOfEmbeddings",
     "Conv1D",
     "EmbeddingBag",

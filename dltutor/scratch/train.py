@@ -80,6 +80,7 @@ def fit(
     shuffle: bool = True,
     validation_data: tuple[np.ndarray, np.ndarray] | None = None,
     progress: bool = False,
+    patience: int | None = None,
 ) -> dict[str, list[float]]:
     """Train ``model`` by mini-batch gradient descent; return the per-epoch history.
 
@@ -91,6 +92,11 @@ def fit(
     batch size, as Keras reports them — and the same keys prefixed ``val_`` when
     ``validation_data`` is given, measured after the epoch in evaluation mode.
     ``progress=True`` shows a progress bar over the epochs (on stderr), for long runs.
+
+    Early stopping: with ``patience`` (and ``validation_data``), training stops once the
+    validation loss has not improved for ``patience`` epochs, and the model gets back the
+    weights of its best epoch (Keras' ``EarlyStopping(restore_best_weights=True)``); the
+    history then has fewer than ``epochs`` entries.
     """
     x = _check_inputs(x)
     y = _prepare_targets(loss, y, "y")
@@ -98,6 +104,13 @@ def fit(
     epochs = check_positive_int(epochs, "epochs")
     rng = np.random.default_rng(seed) if shuffle else None
     is_classifier = isinstance(loss, CrossEntropyLoss)
+    if patience is not None:
+        patience = check_positive_int(patience, "patience")
+        if validation_data is None:
+            raise ValueError(
+                "patience needs validation_data: early stopping watches the validation loss"
+            )
+    best_loss, best_weights, waited = np.inf, model.get_weights(), 0
     history: dict[str, list[float]] = {}
     epochs_bar = tqdm(range(epochs), desc="epochs", unit="epoch", disable=not progress)
     for _ in epochs_bar:
@@ -120,4 +133,13 @@ def fit(
             ).items():
                 history.setdefault(f"val_{key}", []).append(value)
         epochs_bar.set_postfix({key: f"{values[-1]:.4g}" for key, values in history.items()})
+        if patience is not None:
+            if history["val_loss"][-1] < best_loss:
+                best_loss, best_weights, waited = history["val_loss"][-1], model.get_weights(), 0
+            else:
+                waited += 1
+                if waited >= patience:
+                    break
+    if patience is not None:
+        model.set_weights(best_weights)
     return history

@@ -12,13 +12,16 @@ from dltutor.torch.dense import MLP
 from dltutor.torch.device import DEVICE_VARIABLE, get_device, set_seed
 from dltutor.torch.generate import sample_text
 from dltutor.torch.generative import VAE, Autoencoder, ConvAutoencoder, VAELoss
-from dltutor.torch.interpret import saliency
+from dltutor.torch.interpret import input_gradients, saliency
 from dltutor.torch.layout import get_weights, gradients, loss_and_gradients, set_weights
 from dltutor.torch.recurrent import RecurrentNet, SequenceCrossEntropyLoss
 from dltutor.torch.text import BagOfEmbeddings, SkipGram, SkipGramLoss, TextCNN
 from dltutor.torch.train import evaluate, fit, predict
+from dltutor.torch.training import integrated_gradients
 
 __all__ = [
+    "input_gradients",
+    "integrated_gradients",
     "BagOfEmbeddings",
     "SkipGram",
     "SkipGramLoss",

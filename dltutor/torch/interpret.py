@@ -15,6 +15,14 @@ def saliency(model: nn.Module, x: np.ndarray, classes: np.ndarray | None = None)
     ``s_c`` is the model's output (logit) for class ``classes[n]`` of example ``n``, by default
     the predicted class. Returns an array of ``x``'s shape (Simonyan et al., 2014).
     """
+    return np.abs(input_gradients(model, x, classes))
+
+
+def input_gradients(
+    model: nn.Module, x: np.ndarray, classes: np.ndarray | None = None
+) -> np.ndarray:
+    r""":math:`\partial s_c / \partial x` with its sign: the gradient of class ``classes[n]``'s score
+    (by default the predicted class) with respect to input ``n``, by autograd."""
     parameter = next(model.parameters())
     x = as_float_array(x, "x")
     inputs = torch.tensor(x, dtype=parameter.dtype, device=parameter.device, requires_grad=True)
@@ -28,4 +36,4 @@ def saliency(model: nn.Module, x: np.ndarray, classes: np.ndarray | None = None)
         chosen = torch.as_tensor(labels, device=parameter.device)
     scores.gather(1, chosen[:, None]).sum().backward()  # examples are independent: one backward
     assert inputs.grad is not None
-    return inputs.grad.abs().cpu().numpy()
+    return inputs.grad.cpu().numpy()
