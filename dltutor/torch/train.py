@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -118,6 +119,7 @@ def fit(
     validation_data: tuple[np.ndarray, np.ndarray] | None = None,
     device: torch.device | None = None,
     progress: bool = False,
+    patience: int | None = None,
 ) -> dict[str, list[float]]:
     """Train ``model`` on NumPy arrays; return the per-epoch history.
 
@@ -128,9 +130,19 @@ def fit(
     ``val_*`` measured after each epoch in eval mode. The examples are shuffled every epoch
     by a generator seeded with ``seed`` (``shuffle=False`` keeps their order); the model is
     moved to ``device`` (default :func:`get_device`). ``progress=True`` shows a progress
-    bar over the epochs (on stderr), for long runs.
+    bar over the epochs (on stderr), for long runs. With ``patience`` (and
+    ``validation_data``), training stops once the validation loss has not improved for
+    ``patience`` epochs and the model gets back its best epoch's parameters and buffers,
+    as :func:`dltutor.scratch.fit` does.
     """
     device = get_device() if device is None else device
+    if patience is not None:
+        patience = check_positive_int(patience, "patience")
+        if validation_data is None:
+            raise ValueError(
+                "patience needs validation_data: early stopping watches the validation loss"
+            )
+    best_loss, best_state, waited = float("inf"), copy.deepcopy(model.state_dict()), 0
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
     check_same_length(np.asarray(x), np.asarray(y), "x", "y")
@@ -164,4 +176,14 @@ def fit(
             for key, value in evaluate(model, loss_fn, *validation_data, device=device).items():
                 history.setdefault(f"val_{key}", []).append(value)
         epochs_bar.set_postfix({key: f"{values[-1]:.4g}" for key, values in history.items()})
+        if patience is not None:
+            if history["val_loss"][-1] < best_loss:
+                best_loss, waited = history["val_loss"][-1], 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                waited += 1
+                if waited >= patience:
+                    break
+    if patience is not None:
+        model.load_state_dict(best_state)
     return history
