@@ -402,12 +402,20 @@ def test_dropout_matches_torch_for_the_same_mask(rng) -> None:
 def test_dropout_matches_keras_for_the_same_mask(rng) -> None:
     pytest.importorskip("tensorflow")
     import keras
+    import tensorflow as tf
 
     x = (rng.random((6, 7)) + 0.5).astype(np.float32)
-    y = np.asarray(keras.layers.Dropout(0.4, seed=3)(x, training=True))
+    upstream = rng.standard_normal(x.shape).astype(np.float32)
+    x_tf = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x_tf)
+        y_tf = keras.layers.Dropout(0.4, seed=3)(x_tf, training=True)
+        total = tf.reduce_sum(y_tf * upstream)
+    y = y_tf.numpy()
     layer = scratch.Dropout(0.4)
-    layer.mask = y != 0
+    layer.mask = y != 0  # the mask Keras drew
     np.testing.assert_allclose(layer.forward(x), y, rtol=1e-6)
+    np.testing.assert_allclose(layer.backward(upstream), tape.gradient(total, x_tf), rtol=1e-6)
     np.testing.assert_array_equal(np.asarray(keras.layers.Dropout(0.4)(x)), x)  # not training
 
 
@@ -460,13 +468,26 @@ def test_batchnorm_matches_keras(rng) -> None:
 
     # Keras' momentum is 1 - PyTorch's, and it averages the biased variance
     ours = scratch.BatchNorm(3, momentum=0.01, eps=1e-3, unbiased_running_var=False)
+    import tensorflow as tf
+
     theirs = keras.layers.BatchNormalization()  # momentum 0.99, epsilon 1e-3
     theirs.build((None, 3))
+    gamma = rng.standard_normal(3).astype(np.float32)
+    ours.gamma.value[...] = gamma
+    theirs.gamma.assign(gamma)
+    float32 = {"rtol": 1e-5, "atol": 1e-5}
     for _ in range(3):
-        x = rng.standard_normal((8, 3)).astype(np.float32)
-        np.testing.assert_allclose(
-            ours.forward(x), np.asarray(theirs(x, training=True)), rtol=1e-5, atol=1e-6
-        )
+        x = tf.constant(rng.standard_normal((8, 3)).astype(np.float32))
+        upstream = rng.standard_normal((8, 3)).astype(np.float32)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = theirs(x, training=True)
+            total = tf.reduce_sum(y * upstream)
+        grad_x, grad_gamma, grad_beta = tape.gradient(total, [x, theirs.gamma, theirs.beta])
+        np.testing.assert_allclose(ours.forward(x.numpy()), y.numpy(), **float32)
+        np.testing.assert_allclose(ours.backward(upstream), grad_x.numpy(), **float32)
+        np.testing.assert_allclose(ours.gamma.grad, grad_gamma.numpy(), **float32)
+        np.testing.assert_allclose(ours.beta.grad, grad_beta.numpy(), **float32)
     np.testing.assert_allclose(ours.running_mean, np.asarray(theirs.moving_mean), rtol=1e-5)
     np.testing.assert_allclose(ours.running_var, np.asarray(theirs.moving_variance), rtol=1e-5)
     ours.eval()
