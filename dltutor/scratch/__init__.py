@@ -9,7 +9,8 @@ through time), ``attention`` (attention, layer normalisation, the Transformer),
 ``sequential`` (the container); the models ``dense`` (MLP), ``convolutional`` (CNN),
 ``recurrent`` (RecurrentNet), ``generative`` (autoencoders, VAE), ``attention``
 (Transformer), ``text`` (skip-gram, PPMI + SVD, the text classifiers and their layers);
-``training`` (dropout, batch normalisation, penalties, integrated gradients); ``build``
+``training`` (dropout, batch normalisation, penalties, integrated gradients);
+``big_data`` (data parallelism and the ring all-reduce, simulated in one process); ``build``
 (layer specs to layers), ``optim`` (SGD, momentum, RMSProp, Adam, AdamW, schedules),
 ``train``, ``gradcheck``.
 """
