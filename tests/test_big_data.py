@@ -77,3 +77,78 @@ def test_bad_input() -> None:
         big_data.shard(np.zeros((3, 2)), 4)
     with pytest.raises(ValueError, match="same length"):
         big_data.ring_allreduce([np.zeros(3), np.zeros(4)])
+
+
+# --- Parquet shards, streamed ------------------------------------------------------------------
+
+from pathlib import Path  # noqa: E402
+
+from dltutor import data  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory) -> list[Path]:
+    return data.write_shards(tmp_path_factory.mktemp("shards"), rows=1000, shards=8, seed=0)
+
+
+def test_written_shards_are_seeded_and_complete(shards, tmp_path) -> None:
+    x, labels, rows = data.read_all(shards)
+    assert x.shape == (1000, 8) and x.dtype == np.float32
+    assert sorted(rows) == list(range(1000))
+    assert 0.3 < labels.mean() < 0.7
+    again = data.read_all(data.write_shards(tmp_path, rows=1000, shards=8, seed=0))
+    np.testing.assert_array_equal(again[0], x)
+    assert data.list_shards(shards[0].parent) == shards
+    with pytest.raises(FileNotFoundError, match="write_shards"):
+        data.list_shards(tmp_path / "empty")
+
+
+def test_streaming_reads_the_same_rows_a_batch_at_a_time(shards) -> None:
+    batches = list(data.stream_batches(shards, batch_rows=64))
+    assert max(len(b[1]) for b in batches) == 64
+    x, labels, rows = (np.concatenate(parts) for parts in zip(*batches, strict=True))
+    expected = data.read_all(shards)
+    np.testing.assert_array_equal(x, expected[0])
+    np.testing.assert_array_equal(rows, expected[2])
+
+
+@pytest.mark.parametrize("world_size, workers", [(1, 1), (1, 2), (2, 2), (2, 4)])
+def test_every_file_goes_to_exactly_one_reader(shards, world_size, workers) -> None:
+    for epoch in range(3):
+        taken = [
+            path
+            for rank in range(world_size)
+            for worker in range(workers)
+            for path in data.assign_files(shards, epoch, rank, world_size, worker, workers)
+        ]
+        assert sorted(taken) == sorted(shards)
+    first, second = (data.assign_files(shards, epoch, 0, 1, 0, 1) for epoch in (0, 1))
+    assert first != second  # a new order each epoch
+    with pytest.raises(ValueError, match="cannot feed 16 readers"):
+        data.assign_files(shards, 0, 0, 4, 0, 4)
+
+
+def test_shuffle_buffer_is_a_permutation_that_moves_rows_locally(shards) -> None:
+    stream = data.stream_batches(shards, batch_rows=100)
+    rows = np.array([row for _, _, row in data.shuffle_rows(stream, buffer_rows=50, seed=0)])
+    assert sorted(rows) == list(range(1000))
+    assert (rows != np.arange(1000)).mean() > 0.9  # shuffled
+    # a row leaves the buffer no earlier than buffer_rows places before its turn
+    assert (np.arange(1000) - np.argsort(rows)).max() <= 50
+
+
+@pytest.mark.torch
+def test_parquet_stream_gives_every_row_once_across_processes_and_workers(shards) -> None:
+    pytest.importorskip("torch")
+    from torch.utils.data import DataLoader
+
+    from dltutor.torch.big_data import ParquetStream
+
+    seen = []
+    for rank in range(2):  # two processes, each with a DataLoader of two workers
+        stream = ParquetStream(shards, batch_rows=50, buffer_rows=30, rank=rank, world_size=2)
+        stream.set_epoch(1)
+        for x, label, row in DataLoader(stream, batch_size=32, num_workers=2):
+            assert x.shape[1] == 8 and label.shape == row.shape
+            seen += row.tolist()
+    assert sorted(seen) == list(range(1000))  # every row, exactly once

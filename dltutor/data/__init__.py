@@ -31,6 +31,14 @@ from dltutor.data.sequences import (
     make_reversal,
     sliding_windows,
 )
+from dltutor.data.shards import (
+    assign_files,
+    list_shards,
+    read_all,
+    shuffle_rows,
+    stream_batches,
+    write_shards,
+)
 from dltutor.data.synthetic import add_gaussian_noise, make_linear, make_moons
 from dltutor.data.tabular import DataSplit, load_digits, split
 from dltutor.data.text import (
@@ -45,6 +53,12 @@ from dltutor.data.text import (
 )
 
 __all__ = [
+    "assign_files",
+    "list_shards",
+    "read_all",
+    "shuffle_rows",
+    "stream_batches",
+    "write_shards",
     "SENTENCE_KINDS",
     "BytePairEncoding",
     "SentimentCorpus",
