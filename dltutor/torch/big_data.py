@@ -84,3 +84,51 @@ class ParquetStream(IterableDataset):
                         torch.tensor(labels[index]),
                         torch.tensor(row_numbers[index]),
                     )
+
+
+def run_data_parallel(
+    workers: int = 2, steps: int = 50, batch: int = 32, seed: int = 0, timeout: float = 180.0
+) -> dict[str, list[np.ndarray]]:
+    """Run :mod:`dltutor.torch.ddp_worker` under ``torchrun`` with ``workers`` processes; return its parameters.
+
+    The command is ``python -m torch.distributed.run --standalone --nproc-per-node <workers> -m
+    dltutor.torch.ddp_worker``, in a subprocess whose output is captured (a failure raises
+    ``RuntimeError`` with its last lines). On many machines the same worker runs with
+    ``--nnodes``, ``--node-rank`` and ``--rdzv-endpoint`` in place of ``--standalone``.
+    Returns each variant's final parameters, to compare with
+    :func:`dltutor.torch.ddp_worker.train_single` at batch ``workers * batch``.
+    """
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    workers = check_positive_int(workers, "workers")
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "parameters.npz"
+        command = [
+            sys.executable, "-m", "torch.distributed.run", "--standalone",
+            "--nproc-per-node", str(workers),
+            "-m", "dltutor.torch.ddp_worker",
+            "--out", str(out), "--steps", str(steps), "--batch", str(batch), "--seed", str(seed),
+        ]  # fmt: skip
+        environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+        finished = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, env=environment
+        )
+        if finished.returncode != 0:
+            hint = ""
+            if "unreachable" in finished.stderr or "DistNetworkError" in finished.stderr:
+                hint = " (torchrun needs the loopback interface: `ip link set lo up`)"
+            raise RuntimeError(
+                f"torchrun exited with {finished.returncode}{hint}:\n{finished.stderr[-3000:]}"
+            )
+        saved = np.load(out)
+        variants = {key.rsplit("/", 1)[0] for key in saved.files if "/" in key}
+        return {
+            variant: [
+                saved[f"{variant}/{index}"]
+                for index in range(sum(k.startswith(f"{variant}/") for k in saved.files))
+            ]
+            for variant in sorted(variants)
+        }
