@@ -198,9 +198,7 @@ def test_tf_data_pipeline_reads_every_row_once(shards) -> None:
 
     seen = []
     for index in range(2):  # two workers of one job
-        for x, _, row in parquet_dataset(
-            shards, 32, epoch=1, buffer_rows=40, index=index, count=2
-        ):
+        for x, _, row in parquet_dataset(shards, 32, epoch=1, buffer_rows=40, index=index, count=2):
             assert x.shape[1] == 8 and x.dtype.name == "float32"
             seen += row.numpy().tolist()
     assert sorted(seen) == list(range(1000))
