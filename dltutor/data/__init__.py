@@ -34,6 +34,7 @@ from dltutor.data.sequences import (
 from dltutor.data.shards import (
     assign_files,
     list_shards,
+    peak_memory,
     read_all,
     shuffle_rows,
     stream_batches,
@@ -55,6 +56,7 @@ from dltutor.data.text import (
 __all__ = [
     "assign_files",
     "list_shards",
+    "peak_memory",
     "read_all",
     "shuffle_rows",
     "stream_batches",
