@@ -4,7 +4,8 @@ Usage: python .ci/check_book.py _build/html
 Fails (exit 1) if a chapter notebook page has no executed figure; if an exercises page has
 fewer than three solutions, or one that is not collapsed or shows no executed output;
 if any page shows a traceback,
-an error output or a stderr block; or if any page or stylesheet loads a script, a
+an error output or a stderr block; if any page's text shows a ``$`` outside code and math
+(an inline formula Markdown broke apart, so MathJax never sees it); or if any page or stylesheet loads a script, a
 stylesheet or a font from the network (links a reader clicks, like launch buttons, are fine);
 or if the runtime table shows a notebook that failed or ran for longer than
 MAX_NOTEBOOK_SECONDS (the brief: every notebook under 60 s on the 2-core CPU).
@@ -35,6 +36,21 @@ REMOTE_IN_HTML = re.compile(
     r"<(?:script|link)\b[^>]*\b(?:src|href)=[\"']?(?:https?:)?//[^\"'>\s]+", re.I
 )
 REMOTE_IN_CSS = re.compile(r"(?:url\(\s*[\"']?|@import\s+[\"'])(?:https?:)?//[^\"')\s]+", re.I)
+
+
+# What is not prose: code, scripts, and the math the build handed to MathJax.
+NOT_PROSE = re.compile(
+    r"<(pre|code|script|style)\b[^>]*>.*?</\1>"
+    r'|<(span|div) class="math[^"]*">.*?</\2>',
+    re.S,
+)
+
+
+def stray_dollar(text: str) -> str | None:
+    """The words around the first ``$`` of a page's prose, or None if there is none."""
+    prose = re.sub(r"<[^>]+>", " ", NOT_PROSE.sub(" ", text))
+    found = prose.find("$")
+    return None if found < 0 else " ".join(prose[max(0, found - 60) : found + 60].split())
 
 
 def remote_loads(html_root: Path) -> list[str]:
@@ -114,6 +130,8 @@ def main(html_root: Path) -> int:
     for page in pages:
         text = page.read_text(encoding="utf-8")
         problems += [f"{page} shows {what}" for what, marker in NOISE.items() if marker in text]
+        if "_static" not in page.parts and (words := stray_dollar(text)):
+            problems.append(f"{page} shows a formula MathJax did not get: ...{words}...")
     problems += [f"{line}: the book must work offline" for line in remote_loads(html_root)]
     problems += runtime_problems(html_root / "book" / "runtimes.html", len(notebooks))
     for problem in problems:
@@ -122,6 +140,7 @@ def main(html_root: Path) -> int:
         print(
             f"check_book: {len(pages)} pages, {len(notebooks)} notebooks executed (figures in "
             "every chapter notebook, collapsed solutions in every exercises page), each "
+            "formula typeset, each "
             f"under {MAX_NOTEBOOK_SECONDS:.0f} s, no noise, nothing loaded from the network"
         )
     return 1 if problems else 0

@@ -190,6 +190,41 @@ def test_no_unseen_source(path: Path) -> None:
     )
 
 
+# A line that starts with "- ", "+ ", "* ", "1. ", "> " or "# " inside inline math ends the
+# paragraph and opens a list, a quote or a heading in Markdown: "$a\n+ b$" renders as a
+# bullet and two broken formulas.
+LIST_START = re.compile(r"^\s*(?:[-+*>]|\d+[.)]|#{1,6})\s")
+
+
+def math_broken_by_list(text: str) -> list[str]:
+    """The lines of ``text`` that start a block while an inline ``$...$`` is open."""
+    text = re.sub(r"```.*?```|\$\$.*?\$\$", "", text, flags=re.S)
+    broken = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        inside = False
+        for line in paragraph.split("\n"):
+            if inside and LIST_START.match(line):
+                broken.append(line.strip())
+            if re.sub(r"`[^`]*`", "", line).replace(r"\$", "").count("$") % 2:
+                inside = not inside
+    return broken
+
+
+def test_math_broken_by_list_finds_the_break() -> None:
+    assert math_broken_by_list("a $x\n+ y$ b\n\n- $z$ item") == ["+ y$ b"]
+    assert math_broken_by_list("$x +\ny$ and `$`\n- item") == []
+    assert math_broken_by_list("$x\n> y$") == ["> y$"]
+
+
+@pytest.mark.parametrize("path", [*PAGES, *NOTEBOOKS], ids=lambda p: str(p.relative_to(ROOT)))
+def test_inline_math_does_not_start_a_list(path: Path) -> None:
+    texts = [path.read_text()]
+    if path.suffix == ".ipynb":
+        texts = [source(c) for c in cells(path) if c["cell_type"] == "markdown"]
+    broken = [line for text in texts for line in math_broken_by_list(text)]
+    assert broken == [], f"move the operator to the line before: {broken}"
+
+
 # --- the book quotes the package: a rename fails here, not in make book -----------------
 
 LITERALINCLUDE = re.compile(r"```\{literalinclude\}\s+(\S+)\s*\n((?::\w+:.*\n)*)")
