@@ -545,6 +545,45 @@ def test_early_stopping_restores_the_best_epoch() -> None:
         )
 
 
+@pytest.mark.torch
+def test_torch_early_stopping_restores_the_best_epoch() -> None:
+    torch = pytest.importorskip("torch")
+    import dltutor.torch as dtorch
+
+    digits = data.load_digits(seed=0)
+    dtorch.set_seed(0)
+    model = dtorch.MLP([64, 64, 10])
+    loss = torch.nn.CrossEntropyLoss()
+    history = dtorch.fit(
+        model,
+        loss,
+        torch.optim.SGD(model.parameters(), lr=0.5),
+        digits.x_train[:100],  # a small training set: the validation loss turns up soon
+        digits.y_train[:100],
+        epochs=100,
+        batch_size=10,
+        validation_data=(digits.x_val, digits.y_val),
+        device=torch.device("cpu"),
+        patience=3,
+    )
+    assert len(history["val_loss"]) < 100  # stopped early
+    best = min(history["val_loss"])
+    assert history["val_loss"].index(best) == len(history["val_loss"]) - 4  # then 3 worse
+    restored = dtorch.evaluate(model, loss, digits.x_val, digits.y_val, device=torch.device("cpu"))
+    assert restored["loss"] == pytest.approx(best)
+    with pytest.raises(ValueError, match="patience needs validation_data"):
+        dtorch.fit(
+            model,
+            loss,
+            torch.optim.SGD(model.parameters(), lr=0.1),
+            digits.x_val,
+            digits.y_val,
+            epochs=1,
+            batch_size=8,
+            patience=2,
+        )
+
+
 # --- integrated gradients ----------------------------------------------------------------------
 
 

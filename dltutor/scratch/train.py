@@ -26,6 +26,34 @@ def minibatches(
         yield order[start : start + batch_size]
 
 
+class EarlyStopping:
+    """Patience over the validation loss, for every framework's ``fit``.
+
+    ``improved(loss)`` records one epoch's validation loss and says whether it is the best
+    so far (the caller then keeps that epoch's weights); ``stop`` turns true once
+    ``patience`` epochs in a row have not improved on the best.
+    """
+
+    def __init__(self, patience: int, validation_data: object) -> None:
+        self.patience = check_positive_int(patience, "patience")
+        if validation_data is None:
+            raise ValueError(
+                "patience needs validation_data: early stopping watches the validation loss"
+            )
+        self.best_loss, self.waited = float("inf"), 0
+
+    def improved(self, loss: float) -> bool:
+        if loss < self.best_loss:
+            self.best_loss, self.waited = loss, 0
+            return True
+        self.waited += 1
+        return False
+
+    @property
+    def stop(self) -> bool:
+        return self.waited >= self.patience
+
+
 def _check_inputs(x: Any) -> np.ndarray:
     """A batch-first array of any rank ≥ 2: (N, features), (N, C, H, W), or token ids (N, T).
 
@@ -104,13 +132,8 @@ def fit(
     epochs = check_positive_int(epochs, "epochs")
     rng = np.random.default_rng(seed) if shuffle else None
     is_classifier = isinstance(loss, CrossEntropyLoss)
-    if patience is not None:
-        patience = check_positive_int(patience, "patience")
-        if validation_data is None:
-            raise ValueError(
-                "patience needs validation_data: early stopping watches the validation loss"
-            )
-    best_loss, best_weights, waited = np.inf, model.get_weights(), 0
+    stopper = None if patience is None else EarlyStopping(patience, validation_data)
+    best_weights = model.get_weights() if stopper is not None else []
     history: dict[str, list[float]] = {}
     epochs_bar = tqdm(range(epochs), desc="epochs", unit="epoch", disable=not progress)
     for _ in epochs_bar:
@@ -133,13 +156,11 @@ def fit(
             ).items():
                 history.setdefault(f"val_{key}", []).append(value)
         epochs_bar.set_postfix({key: f"{values[-1]:.4g}" for key, values in history.items()})
-        if patience is not None:
-            if history["val_loss"][-1] < best_loss:
-                best_loss, best_weights, waited = history["val_loss"][-1], model.get_weights(), 0
-            else:
-                waited += 1
-                if waited >= patience:
-                    break
-    if patience is not None:
+        if stopper is not None:
+            if stopper.improved(history["val_loss"][-1]):
+                best_weights = model.get_weights()
+            elif stopper.stop:
+                break
+    if stopper is not None:
         model.set_weights(best_weights)
     return history

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
 from dltutor.checks import as_float_array, check_positive_int, check_same_length
+from dltutor.scratch.train import EarlyStopping
 from dltutor.torch.device import get_device
 from dltutor.torch.recurrent import SequenceCrossEntropyLoss
 
@@ -136,13 +137,8 @@ def fit(
     as :func:`dltutor.scratch.fit` does.
     """
     device = get_device() if device is None else device
-    if patience is not None:
-        patience = check_positive_int(patience, "patience")
-        if validation_data is None:
-            raise ValueError(
-                "patience needs validation_data: early stopping watches the validation loss"
-            )
-    best_loss, best_state, waited = float("inf"), copy.deepcopy(model.state_dict()), 0
+    stopper = None if patience is None else EarlyStopping(patience, validation_data)
+    best_state = copy.deepcopy(model.state_dict()) if stopper is not None else {}
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
     check_same_length(np.asarray(x), np.asarray(y), "x", "y")
@@ -176,14 +172,11 @@ def fit(
             for key, value in evaluate(model, loss_fn, *validation_data, device=device).items():
                 history.setdefault(f"val_{key}", []).append(value)
         epochs_bar.set_postfix({key: f"{values[-1]:.4g}" for key, values in history.items()})
-        if patience is not None:
-            if history["val_loss"][-1] < best_loss:
-                best_loss, waited = history["val_loss"][-1], 0
+        if stopper is not None:
+            if stopper.improved(history["val_loss"][-1]):
                 best_state = copy.deepcopy(model.state_dict())
-            else:
-                waited += 1
-                if waited >= patience:
-                    break
-    if patience is not None:
+            elif stopper.stop:
+                break
+    if stopper is not None:
         model.load_state_dict(best_state)
     return history
