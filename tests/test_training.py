@@ -96,6 +96,54 @@ def test_torch_fit_learns_and_is_seeded() -> None:
 
 
 @pytest.mark.torch
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_torch_fit_takes_the_steps_of_a_dataloader_loop(shuffle: bool) -> None:
+    """fit slices batches by index: the same batches, steps and history as a DataLoader."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import DataLoader, TensorDataset
+
+    import dltutor.torch as dtorch
+
+    digits = data.load_digits(seed=0)
+    x, y = digits.x_train[:203], digits.y_train[:203]  # 203 = 6 batches of 32 and one of 11
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def model_and_optimizer() -> tuple:
+        dtorch.set_seed(0)
+        model = dtorch.MLP([64, 16, 10]).double()
+        return model, torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+    model, optimizer = model_and_optimizer()
+    history = dtorch.fit(
+        model, loss_fn, optimizer, x, y, epochs=3, batch_size=32, seed=7, shuffle=shuffle
+    )
+    reference, reference_optimizer = model_and_optimizer()
+    loader = DataLoader(
+        TensorDataset(torch.as_tensor(x), torch.as_tensor(y)),
+        batch_size=32,
+        shuffle=shuffle,
+        generator=torch.Generator().manual_seed(7),
+    )
+    losses, accuracies = [], []
+    for _ in range(3):
+        total = correct = 0.0
+        for batch_x, batch_y in loader:
+            reference_optimizer.zero_grad()
+            output = reference(batch_x)
+            loss = loss_fn(output, batch_y)
+            loss.backward()
+            reference_optimizer.step()
+            total += loss.item() * len(batch_x)
+            correct += float((output.argmax(dim=1) == batch_y).sum())
+        losses.append(total / len(x))
+        accuracies.append(correct / len(x))
+    for ours, theirs in zip(model.parameters(), reference.parameters(), strict=True):
+        assert torch.equal(ours, theirs)
+    np.testing.assert_allclose(history["loss"], losses, rtol=1e-14)
+    np.testing.assert_allclose(history["accuracy"], accuracies, rtol=1e-14)
+
+
+@pytest.mark.torch
 def test_get_device_follows_the_environment(monkeypatch) -> None:
     torch = pytest.importorskip("torch")
     import dltutor.torch as dtorch

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
 from dltutor.checks import as_float_array, check_positive_int, check_same_length
@@ -97,13 +96,38 @@ def evaluate(
     return result
 
 
-def _batch_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """Accuracy of (N, K) logits, or per position of (N, T, K) logits, counted on the device.
+def _correct(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """How many of (N,) labels, or of (N, T) labels per position, the logits get right.
 
-    Only the count leaves the device: on a GPU the logits are not copied to the host.
+    Counted on the device, as a tensor: on a GPU nothing is copied to the host.
     """
-    correct = (logits.detach().argmax(dim=-1) == labels).sum().item()
-    return correct / labels.numel()
+    return (logits.detach().argmax(dim=-1) == labels).sum().double()
+
+
+def _batch_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """Accuracy of (N, K) logits, or per position of (N, T, K) logits."""
+    return float(_correct(logits, labels)) / labels.numel()
+
+
+def _epoch_order(
+    n: int, batch_size: int, shuffle: bool, generator: torch.Generator
+) -> Iterator[torch.Tensor]:
+    """The example indices of one epoch, a batch at a time.
+
+    The order is ``DataLoader(..., shuffle=shuffle, generator=generator)``'s, draw for draw,
+    so that results do not depend on which of the two loops ran: each epoch the loader's
+    iterator draws a seed for its workers, then its sampler a permutation of the ``n``
+    examples and a second one that it cuts to length ``num_samples % n`` (zero). Slicing a
+    tensor by these indices gives the loader's batches without collating ``batch_size``
+    single examples every step.
+    """
+    torch.empty((), dtype=torch.int64).random_(generator=generator)  # the workers' seed
+    if shuffle:
+        order = torch.randperm(n, generator=generator)
+        torch.randperm(n, generator=generator)  # the sampler's empty remainder
+    else:
+        order = torch.arange(n)
+    yield from order.split(batch_size)
 
 
 def fit(
@@ -142,32 +166,31 @@ def fit(
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
     check_same_length(np.asarray(x), np.asarray(y), "x", "y")
-    loader = DataLoader(
-        TensorDataset(as_inputs(model, x), as_targets(model, loss_fn, y)),
-        batch_size=batch_size,
-        shuffle=shuffle,
-        generator=torch.Generator().manual_seed(seed),
-    )
+    inputs = as_inputs(model, x).to(device)
+    targets = as_targets(model, loss_fn, y).to(device)
+    generator = torch.Generator().manual_seed(seed)
     model.to(device)
     history: dict[str, list[float]] = {}
     epochs_bar = tqdm(range(epochs), desc="epochs", unit="epoch", disable=not progress)
     for _ in epochs_bar:
         model.train()
-        total, correct, count = 0.0, 0.0, 0
-        for batch_inputs, batch_targets in loader:
-            batch_inputs, batch_targets = batch_inputs.to(device), batch_targets.to(device)
+        # Summed on the device, as float64 tensors: no host round trip (``.item()``) per step.
+        total = torch.zeros((), dtype=torch.float64, device=device)
+        correct = torch.zeros((), dtype=torch.float64, device=device)
+        for batch in _epoch_order(len(inputs), batch_size, shuffle, generator):
+            batch = batch.to(device)
+            batch_inputs, batch_targets = inputs[batch], targets[batch]
             optimizer.zero_grad()
             output = model(batch_inputs)
             loss = loss_fn(output, batch_targets)
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(batch_inputs)
+            total += loss.detach().double() * len(batch)
             if is_classification(loss_fn):
-                correct += _batch_accuracy(output, batch_targets) * len(batch_inputs)
-            count += len(batch_inputs)
-        history.setdefault("loss", []).append(total / count)
+                correct += _correct(output, batch_targets) / batch_targets[0].numel()
+        history.setdefault("loss", []).append(float(total) / len(inputs))
         if is_classification(loss_fn):
-            history.setdefault("accuracy", []).append(correct / count)
+            history.setdefault("accuracy", []).append(float(correct) / len(inputs))
         if validation_data is not None:
             for key, value in evaluate(model, loss_fn, *validation_data, device=device).items():
                 history.setdefault(f"val_{key}", []).append(value)
