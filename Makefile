@@ -14,11 +14,15 @@ export TF_ENABLE_ONEDNN_OPTS := 0
 export KERAS_BACKEND := tensorflow
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup loopback test test-gpu book clean lock
+# Against a runaway cell, not a clock: a cell stopped after this many seconds fails.
+CELL_TIMEOUT := 300
+
+.PHONY: help setup loopback test test-gpu book timing clean lock
 
 help:
 	@echo "make test      set up .venv; ruff, the workflow linters, mypy, the unit tests and every notebook (nbval)"
-	@echo "make book      set up .venv, execute the notebooks, build _build/html"
+	@echo "make book      set up .venv, execute the notebooks (or reuse make test's runs), build _build/html"
+	@echo "make timing    the notebooks' runtimes from the last build, against the time budget"
 	@echo "make test-gpu  PyTorch tests and notebooks on CUDA; fails without a GPU"
 	@echo "make lock      regenerate requirements-lock.txt from pyproject.toml"
 	@echo "make clean     remove the build and the environment"
@@ -45,7 +49,8 @@ test: $(STAMP) loopback
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(BIN)/zizmor --offline --quiet .github/workflows/
 	$(BIN)/python -m mypy
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider tests $(NOTEBOOKS)
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT) \
+		-p no:cacheprovider tests $(NOTEBOOKS)
 
 test-gpu: $(STAMP) loopback
 	@$(BIN)/python -c "import sys, torch; ok = torch.cuda.is_available(); print('CUDA device:', torch.cuda.get_device_name(0) if ok else 'none visible'); sys.exit(0 if ok else 1)" \
@@ -54,10 +59,20 @@ test-gpu: $(STAMP) loopback
 	DLTUTOR_DEVICE=cuda $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider \
 		$(filter %/from_scratch.ipynb %/pytorch.ipynb,$(NOTEBOOKS))
 
+# --all: Sphinx reads every page again, so a warning is raised on every build, not only on
+# the build that first met it. Notebooks are not executed again: jupyter-cache keeps the
+# outputs (the ones `make test` stored, or the book's own), keyed on the notebook and on
+# the package (book/_ext/notebook_cache.py).
 book: $(STAMP) loopback
-	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	$(BIN)/jupyter-book build . --warningiserror --keep-going --all
 	$(BIN)/python .ci/check_book.py _build/html
+	@$(BIN)/python benchmarks/notebook_times.py
 	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
+
+# The time budget (benchmarks/notebook_times.py), for whoever wants a gate: the runtime
+# table of the last build, and exit 1 if a notebook or the total is over its limit.
+timing:
+	$(BIN)/python benchmarks/notebook_times.py --check
 
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
