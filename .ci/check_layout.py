@@ -5,8 +5,8 @@ Usage: python .ci/check_layout.py _build/html [--width 1280]
 Opens every chapter page in headless Chromium (Debian's ``chromium``), with the network
 unused (the pages are local files), at a window ``--width`` pixels wide, and measures
 each block of code (not what a cell printed): it fails if one scrolls sideways, or if 79 characters of code (the
-notebooks' line limit) would not fit in a code cell. Needs ``chromium`` on the PATH;
-``.ci/run`` installs it.
+notebooks' line limit) would not fit in a code cell. Needs ``chromium`` (or Google
+Chrome) on the PATH; ``.ci/run`` installs it.
 """
 
 from __future__ import annotations
@@ -88,7 +88,8 @@ def main() -> int:
     parser.add_argument("html_root", type=Path, nargs="?", default=Path("_build/html"))
     parser.add_argument("--width", type=int, default=1280)
     args = parser.parse_args()
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    names = ("chromium", "chromium-browser", "google-chrome")
+    chromium = next((found for name in names if (found := shutil.which(name))), None)
     if chromium is None:
         print("check_layout: no chromium on the PATH (apt-get install chromium)", file=sys.stderr)
         return 1
