@@ -202,3 +202,136 @@ def test_tf_data_pipeline_reads_every_row_once(shards) -> None:
             assert x.shape[1] == 8 and x.dtype.name == "float32"
             seen += row.numpy().tolist()
     assert sorted(seen) == list(range(1000))
+
+
+# --- Shards on any filesystem: local, file://, s3:// (a local S3 server), fsspec in memory -------
+
+
+def rows_of(files, filesystem=None) -> np.ndarray:
+    """Row numbers of ``files``, streamed."""
+    return np.concatenate([row for _, _, row in data.stream_batches(files, 64, filesystem)])
+
+
+def test_shards_read_the_same_from_a_path_a_file_uri_and_fsspec_memory(shards, tmp_path) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    expected = data.read_all(shards)
+    uri = tmp_path.as_uri() + "/shards"  # file:///tmp/.../shards
+    memory = fsspec.filesystem("memory")
+    try:
+        for folder, filesystem in [
+            (uri, None),
+            ("memory://dltutor-test/shards", None),  # fsspec's, through Arrow's FSSpecHandler
+            ("dltutor-test/explicit", memory),  # a path inside an fsspec filesystem object
+        ]:
+            written = data.write_shards(folder, rows=1000, shards=8, seed=0, filesystem=filesystem)
+            assert data.list_shards(folder, filesystem) == written
+            assert all(isinstance(f, str) for f in written)
+            if filesystem is None:
+                assert all(f.startswith(folder + "/part-") for f in written)  # URIs stay URIs
+            for ours, theirs in zip(data.read_all(written, filesystem), expected, strict=True):
+                np.testing.assert_array_equal(ours, theirs)
+            np.testing.assert_array_equal(rows_of(written, filesystem), expected[2])
+            taken = data.assign_files(written, epoch=1, rank=1, world_size=2)
+            assert set(taken) <= set(written)  # the locations come back as given
+    finally:
+        memory.rm("/dltutor-test", recursive=True)  # fsspec's memory store is one per process
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    """A local S3 server (moto) on 127.0.0.1 and a free port; yields "127.0.0.1:PORT"."""
+    server_module = pytest.importorskip("moto.server")
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"{host}:{port}"
+    server.stop()
+
+
+def test_shards_round_trip_through_s3(shards, s3_endpoint) -> None:
+    import pyarrow.fs as pafs
+
+    s3 = pafs.S3FileSystem(
+        access_key="testing", secret_key="testing", region="us-east-1",
+        endpoint_override=s3_endpoint, scheme="http", allow_bucket_creation=True,
+    )  # fmt: skip
+    s3.create_dir("dltutor-shards")  # a bucket
+    written = data.write_shards("dltutor-shards/train", 1000, shards=8, seed=0, filesystem=s3)
+    assert written[0] == "dltutor-shards/train/part-00000.parquet"
+    expected = data.read_all(shards)
+    for ours, theirs in zip(data.read_all(written, filesystem=s3), expected, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    # The same objects by URI alone: keys and endpoint in the URI, as a job's config would give
+    endpoint = s3_endpoint.replace(":", "%3A")
+    folder = f"s3://testing:testing@dltutor-shards/train?endpoint_override={endpoint}&scheme=http"
+    files = data.list_shards(folder)
+    assert files[1].startswith("s3://testing:testing@dltutor-shards/train/part-00001.parquet?")
+    np.testing.assert_array_equal(rows_of(files), expected[2])
+    filesystem, path = data.resolve(files[0])
+    assert isinstance(filesystem, pafs.S3FileSystem) and path == written[0]
+    with pytest.raises(
+        FileNotFoundError, match=r"no Parquet shards in s3://\*\*\*@dltutor-shards/empty"
+    ):
+        data.list_shards(folder.replace("/train?", "/empty?"))  # and the keys are not shown
+
+
+def test_a_bad_location_names_its_scheme(shards) -> None:
+    with pytest.raises(ValueError, match="no filesystem for the scheme 'nosuch'"):
+        data.read_all(["nosuch://bucket/x.parquet"])
+    with pytest.raises(ValueError, match="scheme 's3'.*Missing bucket name"):
+        list(data.stream_batches(["s3:///x.parquet"]))
+    with pytest.raises(ValueError, match="lost a slash.*pass URIs as str"):
+        data.read_all([Path("s3://bucket/x.parquet")])  # Path folds // into /
+    with pytest.raises(ValueError, match=r"'s3://\*\*\*@/x.parquet'") as caught:
+        data.resolve("s3://KEY:SECRET@/x.parquet")
+    assert "SECRET" not in str(caught.value)
+    import pyarrow.fs as pafs
+
+    with pytest.raises(ValueError, match="not a URI"):
+        data.resolve("s3://bucket/x.parquet", filesystem=pafs.LocalFileSystem())
+    with pytest.raises(
+        ValueError,
+        match="filesystem must be a pyarrow.fs.FileSystem or an fsspec filesystem, got str",
+    ):
+        data.list_shards("folder", filesystem="s3")
+    filesystem, path = data.resolve(shards[0])  # a local path stays a local path
+    assert type(filesystem).__name__ == "LocalFileSystem" and path == str(shards[0])
+
+
+# --- Memory as Arrow counts it --------------------------------------------------------------------
+
+MEASURE = """
+import sys
+from dltutor import data
+files = data.list_shards(sys.argv[1])
+_, streamed = data.memory_peaks(lambda: sum(len(b[1]) for b in data.stream_batches(files, 1024)))
+_, loaded = data.memory_peaks(lambda: data.read_all(files))
+_, again = data.memory_peaks(lambda: sum(len(b[1]) for b in data.stream_batches(files, 1024)))
+print(streamed.arrow, streamed.arrow_exact, loaded.arrow, loaded.arrow_exact, again.arrow, again.arrow_exact)
+"""
+
+
+def test_arrow_memory_of_streaming_is_flat_and_of_loading_grows(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    found = {}
+    for rows in (40_000, 160_000):  # 5,000 and 20,000 rows a shard: row groups of 4,096
+        folder = tmp_path / str(rows)
+        data.write_shards(folder, rows, shards=8, seed=0)
+        # a fresh process per size: Arrow's high-water mark cannot be reset
+        output = subprocess.run(
+            [sys.executable, "-c", MEASURE, str(folder)], capture_output=True, text=True, check=True
+        ).stdout.split()
+        found[rows] = [int(v) if v.isdigit() else v == "True" for v in output]
+    for rows, (streamed, exact, loaded, loaded_exact, again, again_exact) in found.items():
+        assert exact and loaded_exact
+        assert loaded >= rows * 48  # 8 float32 features, two int64 columns: 48 bytes a row
+        assert not again_exact and again > 3 * streamed  # the earlier, higher peak shows through
+        assert again == pytest.approx(loaded, rel=0.01)
+    small, large = found[40_000][0], found[160_000][0]
+    assert large < 1.2 * small < 2**20  # one row group at a time: measured 654 KB and 677 KB
+    assert found[160_000][2] > 3.5 * found[40_000][2]  # measured 2.3 MB and 9.8 MB

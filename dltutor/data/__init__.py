@@ -32,10 +32,13 @@ from dltutor.data.sequences import (
     sliding_windows,
 )
 from dltutor.data.shards import (
+    MemoryPeaks,
     assign_files,
     list_shards,
+    memory_peaks,
     peak_memory,
     read_all,
+    resolve,
     shuffle_rows,
     stream_batches,
     write_shards,
@@ -54,10 +57,13 @@ from dltutor.data.text import (
 )
 
 __all__ = [
+    "MemoryPeaks",
     "assign_files",
     "list_shards",
+    "memory_peaks",
     "peak_memory",
     "read_all",
+    "resolve",
     "shuffle_rows",
     "stream_batches",
     "write_shards",
