@@ -335,3 +335,28 @@ def test_arrow_memory_of_streaming_is_flat_and_of_loading_grows(tmp_path) -> Non
     small, large = found[40_000][0], found[160_000][0]
     assert large < 1.2 * small < 2**20  # one row group at a time: measured 654 KB and 677 KB
     assert found[160_000][2] > 3.5 * found[40_000][2]  # measured 2.3 MB and 9.8 MB
+
+
+# --- The ring's α and β, fitted to measured times ------------------------------------------------
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_fit_alpha_beta_recovers_the_cost_model(workers) -> None:
+    sizes = np.array([2**k for k in range(10, 27, 2)], dtype=float)  # bytes: 1 KiB ... 64 MiB
+    exact = np.array(
+        [
+            big_data.allreduce_seconds(int(n) // 4, workers, latency=2e-4, bandwidth=1.5e9)
+            for n in sizes
+        ]
+    )
+    alpha, beta = big_data.fit_alpha_beta(sizes, exact, workers)
+    assert alpha == pytest.approx(2e-4, rel=1e-9) and beta == pytest.approx(1 / 1.5e9, rel=1e-9)
+    noisy = exact * np.random.default_rng(0).uniform(0.9, 1.1, len(sizes))  # a loaded machine
+    alpha, beta = big_data.fit_alpha_beta(sizes, noisy, workers)
+    assert alpha == pytest.approx(2e-4, rel=0.15) and beta == pytest.approx(1 / 1.5e9, rel=0.15)
+    with pytest.raises(ValueError, match="at least 2 workers"):
+        big_data.fit_alpha_beta(sizes, exact, 1)
+    with pytest.raises(ValueError, match="two different message sizes"):
+        big_data.fit_alpha_beta(np.full(3, 1024.0), exact[:3], workers)
+    with pytest.raises(ValueError, match="same number of examples, got 9 and 8"):
+        big_data.fit_alpha_beta(sizes, exact[:-1], workers)

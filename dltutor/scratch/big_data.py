@@ -145,3 +145,34 @@ def allreduce_seconds(
     if algorithm == "naive":
         return 2 * (workers - 1) * (latency + size / bandwidth)
     raise ValueError(f"algorithm must be 'ring' or 'naive', got {algorithm!r}")
+
+
+def fit_alpha_beta(sizes: np.ndarray, seconds: np.ndarray, workers: int) -> tuple[float, float]:
+    r"""Fit the ring all-reduce's latency α (seconds) and β (seconds per byte) to measured times.
+
+    The ring's time for a message of n bytes over K workers (see :func:`allreduce_seconds`,
+    where β is ``1 / bandwidth``):
+
+    .. math:: T(n) = 2 (K - 1)\,\alpha + \frac{2 (K - 1)}{K}\, n\, \beta
+
+    is linear in α and β, so measured times at several sizes give them by least squares.
+    The times span orders of magnitude (a 1 KiB message is latency, a 64 MiB one bandwidth),
+    so the fit minimises *relative* errors — each equation divided by its measured time —
+    and keeps both values non-negative. ``sizes`` in bytes, ``seconds`` per all-reduce.
+    """
+    from scipy.optimize import nnls
+
+    sizes = as_float_array(sizes, "sizes", ndim=1)
+    seconds = as_float_array(seconds, "seconds", ndim=1)
+    check_same_length(sizes, seconds, "sizes", "seconds")
+    workers = check_positive_int(workers, "workers")
+    if workers < 2:
+        raise ValueError(f"an all-reduce needs at least 2 workers to communicate, got {workers}")
+    if len(np.unique(sizes)) < 2:
+        raise ValueError(f"need at least two different message sizes, got {np.unique(sizes)}")
+    if sizes.min() <= 0 or seconds.min() <= 0:
+        raise ValueError("sizes and seconds must be positive")
+    hops = 2 * (workers - 1)
+    design = np.column_stack([np.full_like(sizes, hops), hops / workers * sizes])  # (M, 2)
+    (alpha, beta), _ = nnls(design / seconds[:, None], np.ones_like(seconds))
+    return float(alpha), float(beta)
