@@ -6,6 +6,7 @@ argument names, so a message always speaks of an argument the caller actually pa
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,12 +47,11 @@ def as_index_array(value: Any, name: str, size: int) -> np.ndarray:
     Token ids stay integers: an embedding looks rows up, it does not multiply by them.
     """
     array = np.asarray(value)
+    if array.size == 0 and array.dtype.kind == "f":  # [] is float64 to NumPy: no ids, none wrong
+        array = array.astype(np.int64)
     if array.dtype.kind not in "iu":
         raise TypeError(f"{name} must hold integer ids, got {describe(array)}")
-    if array.size and (array.min() < 0 or array.max() >= size):
-        raise ValueError(
-            f"{name} must lie in [0, {size}), got values from {array.min()} to {array.max()}"
-        )
+    check_ids(array, size, name)
     return array.astype(np.int64, copy=False)
 
 
@@ -153,3 +153,147 @@ def split_weights(
         groups.append((start, arrays))
         start += count
     return groups
+
+
+def check_number(value: Any, name: str, *, positive: bool = False) -> float:
+    """Return ``value`` as a float if it is a finite real number (``positive``: also > 0).
+
+    ``TypeError`` for anything that is not a number (a string, a bool, an array),
+    ``ValueError`` for NaN, an infinity, or (with ``positive``) a number ≤ 0.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {describe(value)} {value!r:.40}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if positive and not value > 0:
+        raise ValueError(f"{name} must be positive, got {value!r}")
+    return float(value)
+
+
+def check_fraction(value: Any, name: str) -> float:
+    """Return ``value`` if it is a fraction strictly between 0 and 1, else raise ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ValueError(f"{name} must be a fraction strictly between 0 and 1, got {value!r}")
+    return float(value)
+
+
+def check_seed(
+    value: Any, name: str = "seed", *, generator: bool = False, maximum: int | None = None
+) -> Any:
+    """Return ``value`` if it is a random seed: an integer ≥ 0 (at most ``maximum``).
+
+    With ``generator=True`` a :class:`numpy.random.Generator` or ``None`` (fresh entropy) is
+    accepted too, as :func:`numpy.random.default_rng` takes them. ``maximum`` is scikit-learn's
+    limit, 2**32 - 1, for seeds passed on as ``random_state``. ``TypeError`` for another type
+    (a string, a float, a bool), ``ValueError`` for an integer out of range.
+    """
+    if generator and (value is None or isinstance(value, np.random.Generator)):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        also = ", a numpy.random.Generator or None" if generator else ""
+        raise TypeError(
+            f"{name} must be a non-negative integer{also}, got {describe(value)} {value!r:.40}"
+        )
+    if value < 0 or (maximum is not None and value > maximum):
+        limit = "" if maximum is None else f" and at most {maximum}"
+        raise ValueError(f"{name} must be a non-negative integer{limit}, got {value}")
+    return int(value)
+
+
+def check_ids(ids: Any, size: int, name: str = "ids", size_name: str | None = None) -> None:
+    """Raise ``ValueError`` unless every entry of ``ids`` lies in [0, ``size``).
+
+    ``ids`` is a NumPy array or a tensor with ``.min()`` and ``.max()`` (PyTorch); anything
+    else is read as a NumPy array. An empty ``ids`` passes. ``size_name`` names the size in
+    the message (``"vocab_size"``). The cost is two reductions, and for a tensor on a GPU one
+    wait for the device: cheap beside the embedding lookup it guards.
+    """
+    if not (hasattr(ids, "min") and hasattr(ids, "max") and hasattr(ids, "shape")):
+        ids = np.asarray(ids)
+    if 0 in tuple(ids.shape):
+        return
+    low, high = ids.min(), ids.max()
+    if low < 0 or high >= size:
+        low, high = (v.item() if hasattr(v, "item") else v for v in (low, high))
+        named = f" ({size_name} = {size})" if size_name else ""
+        came = f"{low}" if low == high else f"values from {low} to {high}"
+        raise ValueError(f"{name} must lie in [0, {size}){named}, got {came}")
+
+
+def check_id_sequences(shape: Any, context: int | None = None, name: str = "ids") -> None:
+    """Raise ``ValueError`` unless ``shape`` is that of token ids (N, T), with T ≤ ``context``.
+
+    ``shape`` is a tuple, ``torch.Size`` or ``tf.TensorShape``; a length not known until run
+    time (``None``, in a traced graph) passes.
+    """
+    shape = tuple(shape)
+    if len(shape) != 2:
+        raise ValueError(f"{name} must have shape (N, T): token ids, got shape {shape}")
+    if context is not None and shape[1] is not None and shape[1] > context:
+        raise ValueError(
+            f"{name} must have shape (N, T) with T at most the context length {context}, "
+            f"got shape {shape}"
+        )
+
+
+def check_words(words: Any, name: str = "words") -> None:
+    """Raise ``TypeError`` unless ``words`` is a sequence of strings: a tokenized sentence.
+
+    Catches one string (not yet tokenized) and ids in place of words. Only the first entry is
+    looked at, so the check costs the same for a sentence of any length.
+    """
+    expected = f"{name} must be a list of words (strings)"
+    if isinstance(words, (str, bytes)):
+        raise TypeError(f"{expected}, got a string {words!r:.40}: tokenize it first")
+    if not isinstance(words, (Sequence, np.ndarray)):
+        raise TypeError(f"{expected}, got {describe(words)} {words!r:.40}")
+    if len(words) and not isinstance(words[0], str):
+        raise TypeError(
+            f"{expected}, got {describe(words)} whose first entry is "
+            f"{describe(words[0])} {words[0]!r:.40}"
+        )
+
+
+def check_sentences(sentences: Any, name: str = "sentences") -> None:
+    """Raise ``TypeError`` unless ``sentences`` is an iterable of sentences, not one string.
+
+    Each sentence is then checked with :func:`check_words` as it is read.
+    """
+    if isinstance(sentences, (str, bytes)) or not hasattr(sentences, "__iter__"):
+        raise TypeError(
+            f"{name} must be a list of sentences, each a list of words (strings), "
+            f"got {describe(sentences)} {sentences!r:.40}"
+        )
+
+
+def check_path(value: Any, name: str = "path") -> None:
+    """Raise ``TypeError`` unless ``value`` is one path: a ``str`` or an ``os.PathLike``."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or pathlib.Path), got {describe(value)}")
+
+
+def check_paths(values: Any, name: str = "files") -> None:
+    """Raise ``TypeError`` if ``values``, meant as a list of paths, is one path (or not iterable).
+
+    A single path would otherwise be read character by character.
+    """
+    if isinstance(values, (str, bytes, os.PathLike)):
+        raise TypeError(
+            f"{name} must be a list of paths, got one path {values!r:.80}: pass a list, [path]"
+        )
+    if not hasattr(values, "__iter__"):
+        raise TypeError(f"{name} must be a list of paths, got {describe(values)}")
+
+
+def check_context(context: Any, model: Any, name: str = "context") -> int:
+    """Return ``context`` if it is a positive integer no longer than ``model.spec.context``.
+
+    A model without a context length (a recurrent network) takes any ``context``.
+    """
+    context = check_positive_int(context, name)
+    limit = getattr(getattr(model, "spec", None), "context", None)
+    if limit is not None and context > limit:
+        raise ValueError(
+            f"{name} must be at most the model's context length {limit}, got {context}"
+        )
+    return context

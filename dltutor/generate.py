@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from dltutor.checks import check_positive_int
+from dltutor.checks import check_number, check_positive_int, check_seed
 from dltutor.data.text import CharVocabulary
 
 
@@ -29,14 +29,27 @@ def sample_sequence(
     logits of the next one, shape (V,) — the only part that depends on the framework.
     Low temperatures pick likely characters; 1 samples the model's own distribution.
     """
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature!r}")
-    rng = np.random.default_rng(seed)
+    temperature = check_number(temperature, "temperature", positive=True)
+    length = check_positive_int(length, "length")
+    context = check_positive_int(context, "context")
+    rng = np.random.default_rng(check_seed(seed))
+    if isinstance(vocabulary, str) or not hasattr(vocabulary, "size"):
+        raise TypeError(f"vocabulary must be a CharVocabulary, got {type(vocabulary).__name__}")
+    if not isinstance(prompt, str):
+        raise TypeError(f"prompt must be a string, got {type(prompt).__name__} {prompt!r:.40}")
+    if not prompt:
+        raise ValueError("prompt must be a non-empty string (the model needs a start), got ''")
     ids = list(vocabulary.encode(prompt))
-    for _ in range(check_positive_int(length, "length")):
-        logits = (
-            np.asarray(next_logits(np.array([ids[-context:]])), dtype=np.float64) / temperature
-        )  # (V,)
+    for _ in range(length):
+        logits = np.asarray(next_logits(np.array([ids[-context:]])), dtype=np.float64)  # (V,)
+        if logits.shape != (vocabulary.size,):
+            raise ValueError(
+                f"next_logits must return one logit per token of the vocabulary, shape "
+                f"({vocabulary.size},), got shape {logits.shape}"
+            )
+        if not np.isfinite(logits).all():
+            raise ValueError("next_logits returned NaN or infinite logits: has training diverged?")
+        logits = logits / temperature
         probabilities = np.exp(logits - logits.max())
         ids.append(int(rng.choice(len(probabilities), p=probabilities / probabilities.sum())))
     return vocabulary.decode(np.array(ids))

@@ -7,7 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from dltutor.checks import as_label_array, check_same_length, describe
+from dltutor.checks import (
+    as_float_array,
+    as_label_array,
+    check_positive_int,
+    check_same_length,
+    describe,
+)
 
 
 def predicted_labels(predictions: Any) -> np.ndarray:
@@ -53,8 +59,6 @@ def reconstruction_errors(x: Any, reconstructions: Any) -> np.ndarray:
 
     Inputs of any shape (N, ...) are compared entry by entry; an autoencoder's anomaly score.
     """
-    from dltutor.checks import as_float_array
-
     x = as_float_array(x, "x")
     reconstructions = as_float_array(reconstructions, "reconstructions")
     if x.shape != reconstructions.shape:
@@ -72,8 +76,6 @@ def roc_auc(is_positive: Any, scores: Any) -> float:
         scores: higher means "more likely positive", shape (N,).
     """
     from sklearn.metrics import roc_auc_score
-
-    from dltutor.checks import as_float_array
 
     flags = np.asarray(is_positive)
     if flags.dtype != bool:
@@ -94,7 +96,8 @@ def nearest_neighbours(vectors: Any, k: int = 5) -> np.ndarray:
     """
     from sklearn.neighbors import NearestNeighbors
 
-    vectors = np.asarray(vectors, dtype=np.float64)
+    k = check_positive_int(k, "k")
+    vectors = as_float_array(np.asarray(vectors), "vectors").astype(np.float64)  # finite numbers
     if vectors.ndim != 2 or not 0 < k < len(vectors):
         raise ValueError(f"need (N, D) vectors with N > k = {k}, got {describe(vectors)}")
     search = NearestNeighbors(n_neighbors=k + 1, metric="cosine").fit(vectors)

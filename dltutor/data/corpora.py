@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dltutor.checks import check_choice, check_positive_int
+from dltutor.checks import check_choice, check_fraction, check_path, check_positive_int, check_seed
 from dltutor.data.text import Vocabulary
 
 # --- A grammar whose words belong to known classes --------------------------------------
@@ -59,7 +59,7 @@ def make_class_grammar(num_sentences: int = 20_000, seed: int = 0) -> list[list[
     one class share their contexts and nothing else: the distributional hypothesis, planted.
     """
     num_sentences = check_positive_int(num_sentences, "num_sentences")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     sentences = []
     for template in rng.integers(len(_TEMPLATES), size=num_sentences):
         subject, verb, obj, preposition = _TEMPLATES[template]
@@ -117,7 +117,7 @@ def make_sentiment(num_sentences: int = 6000, seed: int = 0) -> SentimentCorpus:
     model that sees only which words occur can get both right.
     """
     num_sentences = check_positive_int(num_sentences, "num_sentences")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     sentences, labels, kinds = [], [], []
     for index in range(num_sentences):
         kind = SENTENCE_KINDS[index % 3]
@@ -186,6 +186,9 @@ def load_python_docstrings(
     """
     if isinstance(packages, str) or not packages:
         raise ValueError(f"packages must be a non-empty tuple of package names, got {packages!r}")
+    for package in packages:
+        if not isinstance(package, str):
+            raise TypeError(f"packages must be names (strings), got {package!r} among them")
     min_words = check_positive_int(min_words, "min_words")
     root = Path(sysconfig.get_paths()["stdlib"])
     found: dict[str, set[str]] = {}
@@ -243,6 +246,7 @@ def read_imdb(path: str | Path, split: str = "train") -> TextCorpus:
     a missing folder raises ``FileNotFoundError`` that says where to put the data.
     """
     split = check_choice(split, ("train", "test"), "split")
+    check_path(path)
     root = Path(path)
     texts, labels = [], []
     for label, name in enumerate(("neg", "pos")):
@@ -269,18 +273,25 @@ def read_ag_news(path: str | Path, split: str = "train") -> TextCorpus:
     ``ValueError`` with its line number.
     """
     split = check_choice(split, ("train", "test"), "split")
+    check_path(path)
     file = Path(path) / f"{split}.csv"
     if not file.is_file():
         raise FileNotFoundError(f"no AG News file {file}: " + AG_NEWS_HINT.format(path=Path(path)))
     texts, labels = [], []
     with file.open(encoding="utf-8", newline="") as handle:
-        for line, row in enumerate(csv.reader(handle), start=1):
-            if len(row) != 3 or row[0].strip() not in {"1", "2", "3", "4"}:
-                raise ValueError(
-                    f"{file}, line {line}: expected 'class (1-4), title, description', got {row!r:.80}"
-                )
-            labels.append(int(row[0]) - 1)
-            texts.append(f"{row[1].strip()}. {row[2].strip()}".replace("\\\\", " "))
+        try:
+            for line, row in enumerate(csv.reader(handle), start=1):
+                if len(row) != 3 or row[0].strip() not in {"1", "2", "3", "4"}:
+                    raise ValueError(
+                        f"{file}, line {line}: expected 'class (1-4), title, description', "
+                        f"got {row!r:.80}"
+                    )
+                labels.append(int(row[0]) - 1)
+                texts.append(f"{row[1].strip()}. {row[2].strip()}".replace("\\\\", " "))
+        except UnicodeDecodeError as error:
+            raise ValueError(
+                f"{file} is not UTF-8 text (expected the AG News CSV): {error}"
+            ) from error
     if not texts:
         raise ValueError(f"{file} has no rows")
     return TextCorpus(texts, np.array(labels, dtype=np.int64), AG_NEWS_CLASSES)
@@ -327,9 +338,13 @@ def split_text(
     """
     from sklearn.model_selection import train_test_split
 
+    from dltutor.data.tabular import SKLEARN_SEEDS
+
     labels = np.asarray(labels)
     if len(sentences) != len(labels):
         raise ValueError(f"got {len(sentences)} sentences and {len(labels)} labels")
+    test_size = check_fraction(test_size, "test_size")
+    seed = check_seed(seed, maximum=SKLEARN_SEEDS)
     train_index, test_index = train_test_split(
         np.arange(len(labels)), test_size=test_size, random_state=seed, stratify=labels
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dltutor.checks import check_positive_int
+from dltutor.checks import check_positive_int, check_seed
 
 CIFAR10_CLASSES = (
     "airplane",
@@ -89,7 +89,7 @@ def make_shapes(
         raise ValueError(
             f"image_size must be at least 8 pixels to draw the shapes, got {image_size}"
         )
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     labels = rng.integers(0, len(SHAPE_CLASSES), size=num_examples)
     rows, cols = np.mgrid[0:image_size, 0:image_size] + 0.5  # pixel centres
     images = np.empty((num_examples, image_size, image_size, 3), dtype=np.float32)
@@ -166,7 +166,9 @@ def random_shifts(images: np.ndarray, max_shift: int = 1, seed: int = 0) -> np.n
     images = np.asarray(images)
     if isinstance(max_shift, bool) or not isinstance(max_shift, (int, np.integer)) or max_shift < 0:
         raise ValueError(f"max_shift must be a non-negative integer, got {max_shift!r}")
-    offsets = np.random.default_rng(seed).integers(-max_shift, max_shift + 1, size=(len(images), 2))
+    offsets = np.random.default_rng(check_seed(seed)).integers(
+        -max_shift, max_shift + 1, size=(len(images), 2)
+    )
     shifted = np.empty_like(images)
     for index, (rows, cols) in enumerate(offsets):
         shifted[index] = shift_images(images[index : index + 1], int(rows), int(cols))[0]

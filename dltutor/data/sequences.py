@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dltutor.checks import as_float_array, check_positive_int, describe
+from dltutor.checks import as_float_array, check_number, check_positive_int, check_seed, describe
 
 
 def make_adding_problem(
@@ -22,7 +22,7 @@ def make_adding_problem(
     length = check_positive_int(length, "length")
     if length < 2:
         raise ValueError(f"length must be at least 2 to hold two markers, got {length}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     values = rng.random((num_examples, length))
     markers = np.zeros((num_examples, length))
     rows = np.arange(num_examples)
@@ -43,8 +43,8 @@ def make_lorenz(num_steps: int = 3000, dt: float = 0.05, seed: int = 0) -> np.nd
     from scipy.integrate import solve_ivp
 
     num_steps = check_positive_int(num_steps, "num_steps")
-    if not dt > 0:
-        raise ValueError(f"dt must be positive, got {dt!r}")
+    dt = check_number(dt, "dt", positive=True)  # an infinite step would never finish
+    seed = check_seed(seed)
     sigma, rho, beta = 10.0, 28.0, 8.0 / 3.0
 
     def derivative(_: float, state: np.ndarray) -> list[float]:
@@ -89,7 +89,8 @@ def make_reversal(
     num_examples = check_positive_int(num_examples, "num_examples")
     length = check_positive_int(length, "length")
     vocab_size = check_positive_int(vocab_size, "vocab_size")
-    x = np.random.default_rng(seed).integers(0, vocab_size, size=(num_examples, length))
+    rng = np.random.default_rng(check_seed(seed))
+    x = rng.integers(0, vocab_size, size=(num_examples, length))
     return x, x[:, ::-1].copy()
 
 
@@ -118,7 +119,7 @@ def make_associative_recall(
         raise ValueError(
             f"pairs must be at most num_keys ({num_keys}) to keep the keys distinct, got {pairs}"
         )
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     keys = np.argsort(rng.random((num_examples, num_keys)), axis=1)[:, :pairs]  # distinct keys
     values = num_keys + rng.integers(0, num_values, size=(num_examples, pairs))
     asked = rng.integers(0, pairs, size=num_examples)

@@ -27,7 +27,13 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import numpy as np
 
-from dltutor.checks import check_non_negative_int, check_positive_int
+from dltutor.checks import (
+    check_non_negative_int,
+    check_paths,
+    check_positive_int,
+    check_seed,
+    describe,
+)
 
 if TYPE_CHECKING:
     import pyarrow.fs
@@ -156,10 +162,33 @@ def _parquet_file(
     up front, in a few large reads — fast on object storage, but it holds the whole file in
     memory; ``False`` reads each row group's columns when they are needed.
     """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     arrow_filesystem, path = resolve(location, filesystem)
-    return pq.ParquetFile(path, filesystem=arrow_filesystem, pre_buffer=pre_buffer)
+    try:
+        return pq.ParquetFile(path, filesystem=arrow_filesystem, pre_buffer=pre_buffer)
+    except FileNotFoundError as error:  # which shard of many: the file's name, keys hidden
+        raise FileNotFoundError(f"no Parquet shard at {_shown(os.fspath(location))}") from error
+    except pa.ArrowInvalid as error:
+        raise ValueError(
+            f"{_shown(os.fspath(location))} is not a Parquet file: {_shown(str(error))}"
+        ) from error
+
+
+def _shard(
+    location: Location, filesystem: Any = None, pre_buffer: bool = True
+) -> pyarrow.parquet.ParquetFile:
+    """:func:`_parquet_file`, checked to have the columns :func:`write_shards` writes."""
+    parquet = _parquet_file(location, filesystem, pre_buffer)
+    names = parquet.schema_arrow.names
+    missing = [name for name in COLUMNS if name not in names]
+    if missing:
+        raise ValueError(
+            f"{_shown(os.fspath(location))} is not a shard of write_shards: it lacks the "
+            f"columns {missing} (it has {names})"
+        )
+    return parquet
 
 
 def write_shards(
@@ -185,6 +214,8 @@ def write_shards(
 
     rows = check_positive_int(rows, "rows")
     shards = check_positive_int(shards, "shards")
+    rows_per_group = check_positive_int(rows_per_group, "rows_per_group")
+    seed = check_seed(seed)
     if shards > rows:
         raise ValueError(f"cannot write {rows} rows into {shards} non-empty shards")
     arrow_filesystem, root = resolve(folder, filesystem)
@@ -240,7 +271,10 @@ def read_all(
     The approach that stops working when the data outgrows memory. ``files``: local paths,
     URIs or paths inside ``filesystem`` (:func:`resolve`).
     """
-    tables = [_parquet_file(path, filesystem).read(columns=list(COLUMNS)) for path in files]
+    check_paths(files)
+    if not len(files):
+        raise ValueError("files must name at least one Parquet shard, got none")
+    tables = [_shard(path, filesystem).read(columns=list(COLUMNS)) for path in files]
     x = np.concatenate(
         [np.column_stack([t.column(f"x{i}").to_numpy() for i in range(FEATURES)]) for t in tables]
     )
@@ -259,9 +293,10 @@ def stream_batches(
     ``files``: local paths, URIs or paths inside ``filesystem`` (:func:`resolve`); on object
     storage each column of a row group is then one ranged read.
     """
+    check_paths(files)
     batch_rows = check_positive_int(batch_rows, "batch_rows")
     for path in files:
-        for batch in _parquet_file(path, filesystem, pre_buffer=False).iter_batches(
+        for batch in _shard(path, filesystem, pre_buffer=False).iter_batches(
             batch_size=batch_rows, columns=list(COLUMNS)
         ):
             x = np.column_stack([batch.column(f"x{i}").to_numpy() for i in range(FEATURES)])
@@ -297,7 +332,9 @@ def assign_files(
     several workers. Needs at least as many files as readers. The files come back as given
     (paths or URIs).
     """
+    check_paths(files)
     epoch = check_non_negative_int(epoch, "epoch")
+    seed = check_seed(seed)
     world_size, workers = (
         check_positive_int(world_size, "world_size"),
         check_positive_int(workers, "workers"),
@@ -326,9 +363,11 @@ def shuffle_rows(
     in. A buffer as large as the dataset shuffles perfectly.
     """
     buffer_rows = check_positive_int(buffer_rows, "buffer_rows")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed, generator=True))
     buffer: list[tuple[np.ndarray, ...]] = []
     for batch in batches:
+        if not isinstance(batch, (tuple, list)):
+            raise TypeError(f"batches must yield tuples of columns, got {describe(batch)}")
         for index in range(len(batch[0])):
             row = tuple(column[index] for column in batch)
             if len(buffer) < buffer_rows:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dltutor.checks import check_positive_int
+from dltutor.checks import check_positive_int, check_seed
 
 
 def _check_non_negative(value: float, name: str) -> float:
@@ -26,7 +26,7 @@ def make_linear(
     """
     num_examples = check_positive_int(num_examples, "num_examples")
     noise = _check_non_negative(noise, "noise")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     x = rng.uniform(-1.0, 1.0, size=(num_examples, 1))
     y = slope * x + intercept + noise * rng.standard_normal((num_examples, 1))
     return x, y
@@ -41,6 +41,9 @@ def make_moons(
     """
     from sklearn.datasets import make_moons as sklearn_make_moons
 
+    from dltutor.data.tabular import SKLEARN_SEEDS
+
+    seed = check_seed(seed, maximum=SKLEARN_SEEDS)
     num_examples = check_positive_int(num_examples, "num_examples")
     noise = _check_non_negative(noise, "noise")
     x, y = sklearn_make_moons(n_samples=num_examples, noise=noise, random_state=seed)
@@ -58,5 +61,5 @@ def add_gaussian_noise(
 
     x = as_float_array(x, "x")
     std = _check_non_negative(std, "std")
-    noisy = x + std * np.random.default_rng(seed).standard_normal(x.shape)
+    noisy = x + std * np.random.default_rng(check_seed(seed)).standard_normal(x.shape)
     return (np.clip(noisy, 0.0, 1.0) if clip else noisy).astype(np.float32)

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dltutor.checks import as_float_array, check_same_length
+from dltutor.checks import as_float_array, check_fraction, check_same_length, check_seed
+
+SKLEARN_SEEDS = 2**32 - 1  # the largest random_state scikit-learn takes
 
 
 @dataclass(frozen=True)
@@ -27,12 +29,6 @@ class DataSplit:
         )
 
 
-def _check_fraction(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-        raise ValueError(f"{name} must be a fraction strictly between 0 and 1, got {value!r}")
-    return float(value)
-
-
 def split(
     x: np.ndarray,
     y: np.ndarray,
@@ -49,8 +45,9 @@ def split(
     x = np.asarray(x)
     y = np.asarray(y)
     check_same_length(x, y, "x", "y")
-    test_size = _check_fraction(test_size, "test_size")
-    validation_size = _check_fraction(validation_size, "validation_size")
+    test_size = check_fraction(test_size, "test_size")
+    validation_size = check_fraction(validation_size, "validation_size")
+    seed = check_seed(seed, maximum=SKLEARN_SEEDS)
     if test_size + validation_size >= 1:
         raise ValueError(
             f"test_size + validation_size must leave training data, got {test_size} + {validation_size}"
@@ -78,6 +75,7 @@ def load_digits(
     """
     from sklearn.datasets import load_digits as sklearn_load_digits
 
+    seed = check_seed(seed, maximum=SKLEARN_SEEDS)  # before loading: fail fast
     bunch = sklearn_load_digits()
     images = as_float_array(bunch.images, "digits") / 16.0  # (N, 8, 8)
     x = images.reshape(len(images), -1) if flatten else images  # (N, 64) or (N, 8, 8)

@@ -9,7 +9,17 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from dltutor.checks import check_non_negative_int, check_positive_int, describe
+from dltutor.checks import (
+    as_float_array,
+    as_index_array,
+    check_non_negative_int,
+    check_number,
+    check_positive_int,
+    check_seed,
+    check_sentences,
+    check_words,
+    describe,
+)
 
 
 def load_python_docs_text() -> str:
@@ -37,13 +47,16 @@ class CharVocabulary:
         return len(self.characters)
 
     def encode(self, text: str) -> np.ndarray:
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a string, got {describe(text)} {text!r:.40}")
         unknown = sorted(set(text) - self._ids.keys())
         if unknown:
             raise ValueError(f"text has characters outside the vocabulary: {unknown[:10]}")
         return np.fromiter((self._ids[c] for c in text), dtype=np.int64, count=len(text))
 
     def decode(self, ids: np.ndarray) -> str:
-        return "".join(self.characters[int(i)] for i in np.asarray(ids).ravel())
+        ids = as_index_array(ids, "ids", self.size)  # a negative id would wrap around silently
+        return "".join(self.characters[i] for i in ids.ravel())
 
 
 def next_token_pairs(ids: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -52,7 +65,9 @@ def next_token_pairs(ids: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarr
     Returns ``x`` and ``y`` of shape (N, length), int64, with ``y[n, t] = x[n, t + 1]`` in the text.
     """
     ids = np.asarray(ids)
-    if ids.ndim != 1 or ids.dtype.kind not in "iu":
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"ids must be a 1-D array of integers, got {describe(ids)}")
+    if ids.ndim != 1:
         raise ValueError(f"ids must be a 1-D array of integers, got {describe(ids)}")
     length = check_positive_int(length, "length")
     count = (len(ids) - 1) // length
@@ -107,10 +122,10 @@ class Vocabulary:
             raise ValueError(
                 f"max_size must leave room for a word beside <pad> and <unk>, got {max_size}"
             )
+        check_sentences(sentences)
         counts: Counter[str] = Counter()
         for sentence in sentences:
-            if isinstance(sentence, str):
-                raise TypeError("sentences must be lists of words, got a string: tokenize it first")
+            check_words(sentence, "each sentence")
             counts.update(sentence)
         kept = sorted(
             (word for word, count in counts.items() if count >= self.min_count),
@@ -136,17 +151,21 @@ class Vocabulary:
 
     def id(self, word: str) -> int:
         """The id of ``word``; 1 (unknown) for a word not kept."""
+        if not isinstance(word, str):
+            raise TypeError(f"word must be a string, got {describe(word)} {word!r:.40}")
         return self._ids.get(word, 1)
 
     def encode(self, words: Sequence[str]) -> np.ndarray:
         """The ids of a list of words, int64; unknown words become 1."""
-        if isinstance(words, str):
-            raise TypeError("encode takes a list of words, got a string: tokenize it first")
+        check_words(words)
+        return self._encode(words)
+
+    def _encode(self, words: Sequence[str]) -> np.ndarray:
         return np.array([self._ids.get(word, 1) for word in words], dtype=np.int64)
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         """The words of ``ids``, padding dropped."""
-        return [self.words[int(i)] for i in np.asarray(ids).ravel() if int(i) != 0]
+        return [self.words[i] for i in as_index_array(ids, "ids", self.size).ravel() if i != 0]
 
     def encode_batch(self, sentences: Sequence[Sequence[str]], length: int) -> np.ndarray:
         """Sentences as one (N, ``length``) int64 array, padded and cut at the front.
@@ -156,9 +175,11 @@ class Vocabulary:
         words last, right before it answers.
         """
         length = check_positive_int(length, "length")
+        check_sentences(sentences)
         batch = np.zeros((len(sentences), length), dtype=np.int64)
         for row, sentence in enumerate(sentences):
-            ids = self.encode(sentence)[-length:]
+            check_words(sentence, "each sentence")
+            ids = self._encode(sentence)[-length:]
             if len(ids):
                 batch[row, -len(ids) :] = ids
         return batch
@@ -188,8 +209,12 @@ class BytePairEncoding:
         self.tokens: list[bytes] = [bytes([b]) for b in range(256)]
         self._ranks: dict[tuple[int, int], int] = {}  # merge -> its place in the order learned
         self._cache: dict[str, list[int]] = {}  # piece -> its token ids
-        for first, second in merges:
-            self._add((int(first), int(second)))
+        for merge in merges:
+            if isinstance(merge, (str, bytes)) or not hasattr(merge, "__len__"):
+                raise TypeError(f"each merge must be a pair of token ids, got {merge!r:.40}")
+            if len(merge) != 2:
+                raise ValueError(f"each merge must be a pair of token ids, got {merge!r:.40}")
+            self._add((int(merge[0]), int(merge[1])))
 
     def _add(self, pair: tuple[int, int]) -> int:
         first, second = pair
@@ -268,11 +293,13 @@ class BytePairEncoding:
 
     def decode(self, ids: Iterable[int]) -> str:
         """The text of token ids: their bytes joined, read as UTF-8."""
-        data = b"".join(self.tokens[int(i)] for i in np.asarray(ids, dtype=np.int64).ravel())
+        ids = as_index_array(ids, "ids", self.size)  # a negative id would wrap around silently
+        data = b"".join(self.tokens[i] for i in ids.ravel())
         return data.decode("utf-8", errors="replace")
 
     def token_text(self, token: int) -> str:
         """A token's bytes as text for display (a space shown as ``␣``)."""
+        token = int(as_index_array(token, "token", self.size))
         return self.tokens[token].decode("utf-8", errors="replace").replace(" ", "␣")
 
 
@@ -298,7 +325,8 @@ def noise_distribution(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
     The power 3/4 (Mikolov et al., 2013) samples rare words more often than their
     frequency would; words with count 0 (padding, unknown) are never drawn.
     """
-    counts = np.asarray(counts, dtype=np.float64)
+    counts = as_float_array(np.asarray(counts), "counts").astype(np.float64)  # numbers, finite
+    power = check_number(power, "power")
     if counts.ndim != 1 or (counts < 0).any() or counts.sum() == 0:
         raise ValueError(
             f"counts must be 1-D, non-negative and not all zero, got {describe(counts)}"
@@ -323,7 +351,8 @@ def skipgram_examples(
     """
     window = check_positive_int(window, "window")
     num_negatives = check_positive_int(num_negatives, "num_negatives")
-    noise = np.asarray(noise, dtype=np.float64)
+    seed = check_seed(seed, generator=True)
+    noise = as_float_array(np.asarray(noise), "noise").astype(np.float64)
     if noise.ndim != 1 or not np.isclose(noise.sum(), 1.0) or (noise < 0).any():
         raise ValueError(f"noise must be a probability vector, got {describe(noise)}")
     centres, contexts = [], []
@@ -334,9 +363,13 @@ def skipgram_examples(
         for offset in range(1, window + 1):  # both directions: (w_t, w_t+o) and (w_t+o, w_t)
             centres += [ids[:-offset], ids[offset:]]
             contexts += [ids[offset:], ids[:-offset]]
+    if not centres:
+        raise ValueError("sentences must hold at least one sentence, got none")
     centre, context = np.concatenate(centres), np.concatenate(contexts)
     if len(centre) == 0:
         raise ValueError("no pairs: every sentence is a single word")
+    if min(centre.min(), context.min()) < 0:
+        raise ValueError(f"word ids must be non-negative, got {min(centre.min(), context.min())}")
     if max(centre.max(), context.max()) >= len(noise):
         raise ValueError(
             f"word ids go up to {max(centre.max(), context.max())}, noise covers {len(noise)}"

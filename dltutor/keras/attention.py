@@ -8,14 +8,46 @@ up to 2.6e-3 on unit-variance rows). The weight mapping is in :mod:`dltutor.kera
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 import tensorflow as tf
 
+from dltutor.checks import check_id_sequences, check_ids
 from dltutor.scratch.attention import sinusoidal_positional_encoding
 from dltutor.specs import TransformerSpec
 
 EPSILON = 1e-5  # LayerNorm epsilon of PyTorch and of the scratch layer
+
+
+def check_token_ids(ids: Any, size: int, context: int | None = None, name: str = "ids") -> Any:
+    """``ids``, checked to be token ids (N, T) with T at most ``context``, each in [0, ``size``).
+
+    Called eagerly (``model(x)``), or while tracing with the length known, a bad input raises
+    ``ValueError`` (:func:`dltutor.checks.check_ids`). In a traced graph (``fit``, ``predict``,
+    ``tf.function``), where the ids and perhaps the length are known only when the graph runs,
+    ``tf.debugging`` asserts raise ``InvalidArgumentError`` with the same message: two
+    reductions over the ids per call. (XLA compiles asserts away: under ``jit_compile`` a GPU
+    reads zeros for ids out of range, as it does without the check.) Use the ids returned:
+    in a graph they carry the asserts, which so run before the lookup.
+    """
+    check_id_sequences(ids.shape, context, name)  # static: works while tracing too
+    if isinstance(ids, keras.KerasTensor):  # a symbolic input: no values to check
+        return ids
+    if tf.executing_eagerly():
+        check_ids(np.asarray(ids), size, name, "vocab_size")
+        return ids
+    message = f"{name} must lie in [0, {size}) (vocab_size = {size})"
+    asserts = [
+        tf.debugging.assert_non_negative(ids, message=message),
+        tf.debugging.assert_less(ids, tf.cast(size, ids.dtype), message=message),
+    ]
+    if context is not None and ids.shape[1] is None:
+        too_long = f"{name} must have shape (N, T) with T at most the context length {context}"
+        asserts.append(tf.debugging.assert_less_equal(tf.shape(ids)[1], context, message=too_long))
+    with tf.control_dependencies(asserts):
+        return tf.identity(ids)
 
 
 class TransformerBlock(keras.Model):
@@ -82,7 +114,12 @@ class Transformer(keras.Model):
         self(np.zeros((1, spec.context), dtype=np.int32))  # build every layer
 
     def embed(self, ids: tf.Tensor) -> tf.Tensor:
-        """Token embeddings plus the sinusoidal encoding of their positions, (N, T, E)."""
+        """Token embeddings plus the sinusoidal encoding of their positions, (N, T, E).
+
+        Too long a sequence, or ids outside the vocabulary, raise an error that says so
+        (:func:`check_token_ids`).
+        """
+        ids = check_token_ids(ids, self.spec.vocab_size, self.spec.context)
         length = ids.shape[1] if ids.shape[1] is not None else keras.ops.shape(ids)[1]
         positions = keras.ops.convert_to_tensor(self._positions)[:length]  # (T, E)
         return keras.ops.add(self.embedding(ids), positions[None])

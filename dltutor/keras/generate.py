@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from dltutor.checks import check_context
 from dltutor.data.text import CharVocabulary
 from dltutor.generate import sample_sequence
 
@@ -24,6 +25,7 @@ def sample_text(
     The twin of :func:`dltutor.torch.sample_text`, for a Keras model mapping token ids
     (1, T) to per-step logits (1, T, V).
     """
+    context = check_context(context, model)  # a Transformer reads at most its own context
     # One compiled graph for every window length: an eager Keras call per character is ~50× slower.
     compiled = tf.function(
         lambda window: model(window, training=False)[0, -1],

@@ -10,6 +10,7 @@ from typing import Any
 
 import keras
 
+from dltutor.keras.attention import check_token_ids
 from dltutor.specs import SkipGramSpec, TextCNNSpec, TextSpec
 
 
@@ -38,6 +39,7 @@ class SkipGram(keras.Model):
         self.built = True
 
     def call(self, x: Any) -> Any:
+        x = check_token_ids(x, self.spec.vocab_size, name="x")
         u = self.centre(x[:, 0])  # (N, D)
         v = self.context(x[:, 1:])  # (N, 1 + K, D)
         return keras.ops.einsum("nd,njd->nj", u, v)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dltutor.checks import check_id_sequences, check_ids
 from dltutor.scratch.attention import causal_mask, sinusoidal_positional_encoding
 from dltutor.specs import TransformerSpec
 
@@ -62,7 +63,13 @@ class Transformer(nn.Module):
         self.head = nn.Linear(spec.embed_dim, spec.vocab_size)
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
-        """Token embeddings plus the sinusoidal encoding of their positions, (N, T, E)."""
+        """Token embeddings plus the sinusoidal encoding of their positions, (N, T, E).
+
+        Ids outside the vocabulary and sequences longer than the context raise ``ValueError``
+        (PyTorch itself would speak of an index "out of range in self" or of tensor sizes).
+        """
+        check_id_sequences(ids.shape, self.spec.context)
+        check_ids(ids, self.spec.vocab_size, size_name="vocab_size")
         tokens = self.embedding(ids.long())
         return tokens + self.get_buffer("positions")[: ids.shape[1]].to(tokens.dtype)
 

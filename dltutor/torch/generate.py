@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dltutor.checks import check_context
 from dltutor.data.text import CharVocabulary
 from dltutor.generate import sample_sequence
 
@@ -25,6 +26,7 @@ def sample_text(
     ``RecurrentNet(..., vocab_size=V, return_sequences=True)``; it reads the last
     ``context`` characters at each step.
     """
+    context = check_context(context, model)  # a Transformer reads at most its own context
     device = next(model.parameters()).device
     model.eval()
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torch.nn.modules.rnn import RNNBase
 
+from dltutor.checks import check_ids
 from dltutor.specs import RecurrentSpec
 
 _MODULES: dict[str, Callable[..., RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -54,6 +55,7 @@ class RecurrentNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.embedding is not None:
+            check_ids(x, self.embedding.num_embeddings, "x", "vocab_size")
             x = self.embedding(x.long())  # (N, T) -> (N, T, input_size)
         outputs, _ = self.recurrent(x)  # (N, T, hidden_size)
         return self.head(outputs if self.return_sequences else outputs[:, -1])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dltutor.checks import check_id_sequences, check_ids
 from dltutor.specs import SkipGramSpec, TextCNNSpec, TextSpec
 from dltutor.torch.build import glorot
 
@@ -30,6 +31,12 @@ class SkipGram(nn.Module):
         nn.init.zeros_(self.context.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 2 or x.shape[1] < 2:
+            raise ValueError(
+                "x must have shape (N, 2 + K): centre, context, noise ids; "
+                f"got shape {tuple(x.shape)}"
+            )
+        check_ids(x, self.spec.vocab_size, "x", "vocab_size")
         u = self.centre(x[:, 0])  # (N, D)
         v = self.context(x[:, 1:])  # (N, 1 + K, D)
         return torch.einsum("nd,njd->nj", u, v)
@@ -58,6 +65,8 @@ class BagOfEmbeddings(nn.Module):
         self.head = glorot(nn.Linear(embed_dim, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_id_sequences(x.shape, name="x")
+        check_ids(x, self.spec.vocab_size, "x", "vocab_size")
         return self.head(self.bag(x.long()))  # (N, T) ids -> (N, D) -> (N, classes)
 
 
@@ -79,6 +88,13 @@ class TextCNN(nn.Module):
         self.head = glorot(nn.Linear(filters, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_id_sequences(x.shape, name="x")
+        if x.shape[1] < self.spec.kernel_size:
+            raise ValueError(
+                f"x must have shape (N, T) with T at least kernel_size = {self.spec.kernel_size} "
+                f"ids, got shape {tuple(x.shape)}"
+            )
+        check_ids(x, self.spec.vocab_size, "x", "vocab_size")
         vectors = self.embedding(x.long())  # (N, T, D)
         features = torch.relu(self.conv(vectors.transpose(1, 2)))  # conv1d wants (N, D, T)
         return self.head(features.amax(dim=2))  # max over positions: (N, filters)

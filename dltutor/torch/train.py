@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,6 +49,51 @@ def _batches(inputs: torch.Tensor, batch_size: int, device: torch.device) -> Ite
         yield batch.to(device)
 
 
+def expected_input(model: nn.Module) -> str | None:
+    """The input shape ``model`` takes, as text, read off its first layer that takes inputs.
+
+    ``"(N, 4)"`` for ``MLP([4, 3])``, ``"(N, 1, 8, 8), channels first"`` for a CNN of 8×8 images,
+    ``"(N, T, 3)"`` for a recurrent network, token ids for a model that starts with an
+    embedding; ``None`` when the first such layer is of another kind.
+    """
+    for module in model.modules():
+        if isinstance(module, (nn.Embedding, nn.EmbeddingBag)):
+            return f"(N, T): integer token ids below {module.num_embeddings}"
+        if isinstance(module, nn.Linear):
+            return f"(N, {module.in_features})"
+        if isinstance(module, nn.Conv2d):
+            size = getattr(getattr(model, "spec", None), "image_size", None)
+            side = "H, W" if size is None else f"{size}, {size}"
+            return f"(N, {module.in_channels}, {side}), channels first"
+        if isinstance(module, nn.Conv1d):
+            return f"(N, {module.in_channels}, T)"
+        if isinstance(module, nn.RNNBase):
+            return f"(N, T, {module.input_size})"
+    return None
+
+
+_SHAPE_ERROR = re.compile(r"shape|size|channels|\b[0-9]D\b")  # PyTorch's words for a mismatch
+
+
+def input_mismatch(model: nn.Module, shape: tuple[int, ...], err: Exception) -> ValueError | None:
+    """A ``ValueError`` naming ``shape`` and the model's :func:`expected_input`, if ``err`` is
+    PyTorch's complaint about the shape of an input; else ``None`` (running out of memory, say)."""
+    message = str(err)
+    if (
+        not isinstance(err, RuntimeError)
+        or isinstance(err, torch.cuda.OutOfMemoryError)
+        or "memory" in message
+        or not _SHAPE_ERROR.search(message)
+    ):
+        return None
+    expected = expected_input(model)
+    takes = "" if expected is None else f", which takes inputs of shape {expected}"
+    first_line = message.strip().splitlines()[0] if message.strip() else ""
+    return ValueError(
+        f"x of shape {shape} does not fit {type(model).__name__}{takes} (PyTorch: {first_line})"
+    )
+
+
 @torch.no_grad()
 def predict(
     model: nn.Module, x: np.ndarray, batch_size: int = 1024, device: torch.device | None = None
@@ -55,10 +101,18 @@ def predict(
     """The model's outputs for ``x`` as NumPy, computed in batches in eval mode.
 
     A model with several outputs (the VAE's ``(logits, mu, log_var)``) gives a tuple of arrays.
+    Inputs of a shape the model cannot take raise ``ValueError`` naming both shapes.
     """
     device = get_device() if device is None else device
     model.to(device).eval()
-    outputs = [_to_cpu(model(batch)) for batch in _batches(as_inputs(model, x), batch_size, device)]
+    inputs = as_inputs(model, x)
+    try:
+        outputs = [_to_cpu(model(batch)) for batch in _batches(inputs, batch_size, device)]
+    except RuntimeError as error:
+        mismatch = input_mismatch(model, tuple(inputs.shape), error)
+        if mismatch is None:
+            raise
+        raise mismatch from error
     if isinstance(outputs[0], tuple):
         return tuple(torch.cat(parts).numpy() for parts in zip(*outputs, strict=True))
     return torch.cat(outputs).numpy()
