@@ -542,6 +542,31 @@ def test_torch_predict_wrong_input_width() -> None:
 
 
 @pytest.mark.torch
+def test_torch_fit_and_evaluate_name_bad_inputs_and_labels() -> None:
+    torch = pytest.importorskip("torch")
+    import dltutor.torch as dtorch
+
+    cpu, model = torch.device("cpu"), dtorch.MLP([4, 3])
+    loss_fn = torch.nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    labels = np.array([0, 1])
+    for run in (
+        lambda x, y: dtorch.fit(
+            model, loss_fn, optimizer, x, y, epochs=1, batch_size=2, device=cpu
+        ),
+        lambda x, y: dtorch.evaluate(model, loss_fn, x, y, device=cpu),
+    ):
+        with pytest.raises(ValueError, match=r"x of shape \(2, 5\) does not fit MLP.*\(N, 4\)"):
+            run(np.ones((2, 5)), labels)
+        with pytest.raises(
+            ValueError,
+            match="y must hold class labels below 3, the number of outputs of MLP, got labels up to 5",
+        ) as caught:
+            run(np.ones((2, 4)), np.array([0, 5]))
+        assert isinstance(caught.value.__cause__, IndexError)
+
+
+@pytest.mark.torch
 def test_torch_sample_text_context_and_vocabulary() -> None:
     pytest.importorskip("torch")
     import dltutor.torch as dtorch

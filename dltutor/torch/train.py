@@ -94,6 +94,32 @@ def input_mismatch(model: nn.Module, shape: tuple[int, ...], err: Exception) -> 
     )
 
 
+def _output_and_loss(
+    model: nn.Module, loss_fn: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, shape: tuple
+) -> tuple[Any, torch.Tensor]:
+    """``model(inputs)`` and its loss, with PyTorch's complaints about the data made clear.
+
+    An input of a shape the model cannot take (``shape`` is the whole of ``x``'s), and a
+    class label the model has no output for, raise ``ValueError`` naming what came.
+    """
+    try:
+        output = model(inputs)
+    except RuntimeError as error:
+        mismatch = input_mismatch(model, shape, error)
+        if mismatch is None:
+            raise
+        raise mismatch from error
+    try:
+        return output, loss_fn(output, targets)
+    except (IndexError, RuntimeError) as error:
+        if not is_classification(loss_fn) or "out of bounds" not in str(error):
+            raise
+        raise ValueError(
+            f"y must hold class labels below {output.shape[-1]}, the number of outputs of "
+            f"{type(model).__name__}, got labels up to {int(targets.max())}"
+        ) from error
+
+
 @torch.no_grad()
 def predict(
     model: nn.Module, x: np.ndarray, batch_size: int = 1024, device: torch.device | None = None
@@ -139,8 +165,10 @@ def evaluate(
     for batch_inputs, batch_targets in zip(
         _batches(inputs, batch_size, device), _batches(targets, batch_size, device), strict=True
     ):
-        output = model(batch_inputs)
-        total += float(loss_fn(output, batch_targets)) * len(batch_inputs)
+        output, loss = _output_and_loss(
+            model, loss_fn, batch_inputs, batch_targets, tuple(inputs.shape)
+        )
+        total += float(loss) * len(batch_inputs)
         if is_classification(loss_fn):
             correct += _batch_accuracy(output, batch_targets) * len(batch_inputs)
         count += len(batch_inputs)
@@ -235,8 +263,9 @@ def fit(
             batch = batch.to(device)
             batch_inputs, batch_targets = inputs[batch], targets[batch]
             optimizer.zero_grad()
-            output = model(batch_inputs)
-            loss = loss_fn(output, batch_targets)
+            output, loss = _output_and_loss(
+                model, loss_fn, batch_inputs, batch_targets, tuple(inputs.shape)
+            )
             loss.backward()
             optimizer.step()
             total += loss.detach().double() * len(batch)
