@@ -330,8 +330,7 @@ def test_arrow_memory_of_streaming_is_flat_and_of_loading_grows(tmp_path) -> Non
     for rows, (streamed, exact, loaded, loaded_exact, again, again_exact) in found.items():
         assert exact and loaded_exact
         assert loaded >= rows * 48  # 8 float32 features, two int64 columns: 48 bytes a row
-        assert not again_exact and again > 3 * streamed  # the earlier, higher peak shows through
-        assert again == pytest.approx(loaded, rel=0.01)
+        assert not again_exact and again > streamed  # an upper bound: loading's peak shows through
     small, large = found[40_000][0], found[160_000][0]
     assert large < 1.2 * small < 2**20  # one row group at a time: measured 654 KB and 677 KB
     assert found[160_000][2] > 3.5 * found[40_000][2]  # measured 2.3 MB and 9.8 MB
