@@ -359,3 +359,35 @@ def test_fit_alpha_beta_recovers_the_cost_model(workers) -> None:
         big_data.fit_alpha_beta(np.full(3, 1024.0), exact[:3], workers)
     with pytest.raises(ValueError, match="same number of examples, got 9 and 8"):
         big_data.fit_alpha_beta(sizes, exact[:-1], workers)
+
+
+# --- PyTorch: checkpoints that survive a crash ----------------------------------------------------
+
+
+@pytest.mark.torch
+def test_a_damaged_checkpoint_is_detected_and_the_previous_one_used(tmp_path, capsys) -> None:
+    pytest.importorskip("torch")
+    import torch
+
+    from dltutor.torch.checkpoint import checkpoint_name, load_latest, save_checkpoint
+
+    assert load_latest(tmp_path) is None
+    for step in (3, 6, 9):
+        save_checkpoint(
+            {"step": step, "w": torch.full((100,), step)}, tmp_path, checkpoint_name(0, step)
+        )
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [f"checkpoint-e0000-s000000{s}.pt{x}" for s in (6, 9) for x in ("", ".sha256")]
+    newest = tmp_path / checkpoint_name(0, 9)
+    whole = newest.read_bytes()
+    newest.write_bytes(whole[: len(whole) // 2])  # cut short on disk
+    state, path = load_latest(tmp_path)
+    assert state["step"] == 6 and path.name == checkpoint_name(0, 6)
+    assert "checkpoint-e0000-s0000009.pt has" in capsys.readouterr().err
+    newest.write_bytes(whole[:-1] + bytes([whole[-1] ^ 1]))  # one bit flipped, length intact
+    assert load_latest(tmp_path)[0]["step"] == 6
+    assert "does not match its SHA-256" in capsys.readouterr().err
+    newest.write_bytes(whole)
+    newest.with_name(newest.name + ".sha256").unlink()  # killed before its digest was written
+    assert load_latest(tmp_path)[0]["step"] == 6
+    assert "its save did not finish" in capsys.readouterr().err
