@@ -8,6 +8,11 @@ parameters. :func:`dltutor.torch.big_data.run_data_parallel` launches it and rea
 result; :func:`train_single` is the one-process reference with the doubled batch. (A
 worker defined in a notebook cannot be started in new processes: it must live in an
 importable module, such as this one.)
+
+This worker demonstrates the equivalence and what breaks it, on in-memory data, on the CPU
+(gloo), in float64. The worker to launch on a cluster — backend and device from the
+environment, data streamed from Parquet shards, uneven shards, checkpoints and restarts — is
+:mod:`dltutor.torch.cluster_worker`.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import torch
 from torch import nn
 
 VARIANTS = ("plain", "batch norm", "dropout", "padding sampler")
-ROWS = 1024  # divisible by every world size and batch used here
+ROWS = 1024  # global batches wrap around its end (1024 % 96 = 64: 3 ranks of 32)
 PADDED_ROWS = 1001  # odd: a DistributedSampler over 2 ranks must repeat one example
 
 
@@ -61,8 +66,9 @@ def batches(
     size = world * batch
     found = []
     for step in range(steps):
-        start = (step * size) % ROWS
-        global_batch = order[start : start + size]
+        # wrap around the end of the data: every global batch is full, whatever the world size
+        positions = (step * size + torch.arange(size)) % ROWS
+        global_batch = order[positions]
         found.append(global_batch[rank * batch : (rank + 1) * batch])
     return found
 
