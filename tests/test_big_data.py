@@ -650,3 +650,67 @@ def test_launch_helpers_bad_input() -> None:
         "--rdzv-backend", "c10d", "--rdzv-endpoint", "10.0.0.1:29500", "--rdzv-id", "dltutor",
         "--nproc-per-node", "2", "--max-restarts", "0", "-m", "m", "--x",
     ]  # fmt: skip
+
+
+# --- Keras: MultiWorkerMirroredStrategy over two processes, each reading its own shards ----------
+
+
+@pytest.fixture(scope="module")
+def seven_shards(tmp_path_factory) -> list[Path]:
+    """7 files for 2 workers: one reads 4 files, the other 3 — unequal rows, as real shards are."""
+    return data.write_shards(tmp_path_factory.mktemp("seven"), rows=1000, shards=7, seed=0)
+
+
+@pytest.mark.keras
+def test_workers_agree_on_their_steps_from_the_footers(seven_shards) -> None:
+    pytest.importorskip("tensorflow")
+    import json
+
+    import tensorflow as tf
+
+    from dltutor.keras.big_data import agreed_steps, parquet_dataset, tf_config
+
+    for epoch in range(3):
+        read = [  # rows each worker's pipeline really gives
+            sum(
+                len(row) for _, _, row in parquet_dataset(seven_shards, 32, epoch, index=i, count=2)
+            )
+            for i in range(2)
+        ]
+        assert read[0] != read[1] and sum(read) == 1000
+        assert agreed_steps(seven_shards, 32, epoch, count=2) == min(read) // 32
+    dataset = parquet_dataset(seven_shards, 32)
+    policy = dataset.options().experimental_distribute.auto_shard_policy
+    assert policy == tf.data.experimental.AutoShardPolicy.OFF  # the files are already split
+    with pytest.raises(ValueError, match="at least that many rows per worker, got 4"):
+        agreed_steps(seven_shards, 500, count=2)
+    config = json.loads(tf_config(["127.0.0.1:2001", "127.0.0.1:2002"], 1))
+    assert config == {
+        "cluster": {"worker": ["127.0.0.1:2001", "127.0.0.1:2002"]},
+        "task": {"type": "worker", "index": 1},
+    }
+    with pytest.raises(ValueError, match="need 0 <= index < 2 workers, got 2"):
+        tf_config(["127.0.0.1:2001", "127.0.0.1:2002"], 2)
+
+
+@pytest.mark.keras
+def test_multi_worker_strategy_on_two_processes_is_one_process(seven_shards) -> None:
+    pytest.importorskip("tensorflow")
+    from dltutor.keras.big_data import agreed_steps, run_multi_worker
+    from dltutor.keras.multi_worker import initial_weights, train
+
+    workers = run_multi_worker(seven_shards[0].parent, workers=2, epochs=2, batch=64, timeout=240)
+    reference, reference_rows = train(seven_shards, None, workers=2, epochs=2, batch=64)
+    for weights, _ in workers:
+        gap = max(np.abs(a - b).max() for a, b in zip(weights, reference, strict=True))
+        assert gap < 1e-12  # measured 1.1e-16: float64 summation order only
+    for a, b in zip(workers[0][0], workers[1][0], strict=True):
+        np.testing.assert_array_equal(a, b)  # every worker holds the same model
+    assert max(np.abs(a - b).max() for a, b in zip(reference, initial_weights(0))) > 0.1
+    # each step, worker 0 read the first half of the reference's batch and worker 1 the second
+    steps = sum(agreed_steps(seven_shards, 32, epoch, count=2) for epoch in range(2))
+    halves = reference_rows.reshape(steps, 2, 32)
+    for index, (_, rows) in enumerate(workers):
+        np.testing.assert_array_equal(rows.reshape(steps, 32), halves[:, index])
+    first_epoch = halves[: agreed_steps(seven_shards, 32, 0, count=2)].ravel()
+    assert len(set(first_epoch.tolist())) == len(first_epoch)  # no row twice in an epoch
