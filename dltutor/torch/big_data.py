@@ -382,7 +382,12 @@ class Job:
         self.process.wait()
 
     def describe(self) -> str:
-        return " ".join(str(part) for part in self.process.args[3:8])  # type: ignore[index]
+        """What ran: ``torchrun -m module``, ``python -m module``, or the command's start."""
+        arguments = [str(part) for part in self.process.args]  # type: ignore[union-attr]
+        launcher = "torchrun" if "torch.distributed.run" in arguments else "python"
+        modules = [after for before, after in itertools.pairwise(arguments) if before == "-m"]
+        modules = [module for module in modules if module != "torch.distributed.run"]
+        return f"{launcher} -m {modules[-1]}" if modules else " ".join(arguments[:3])
 
     def tail(self, characters: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-characters:]

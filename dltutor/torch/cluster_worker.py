@@ -56,6 +56,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dltutor.checks import check_non_negative_int, check_number, check_positive_int, check_seed
 from dltutor.torch.big_data import ParquetStream
 from dltutor.torch.checkpoint import checkpoint_name, load_checkpoint, load_latest, save_checkpoint
 
@@ -82,6 +83,24 @@ class TrainConfig:
     keep_checkpoints: int = 2  # newest checkpoints kept on disk (2: one to fall back to)
     pause: float = 0.0  # seconds to sleep after each step: to watch a job, or kill it mid-epoch
     timeout: float = 600.0  # seconds a collective may wait for the other ranks before failing
+
+    def __post_init__(self) -> None:
+        if isinstance(self.data, str) or not self.data:
+            raise ValueError(
+                f"data must be a tuple of Parquet files or one folder, got {self.data!r}"
+            )
+        check_positive_int(self.batch_rows, "batch_rows")
+        check_positive_int(self.accumulate, "accumulate")
+        check_positive_int(self.hidden, "hidden")
+        check_positive_int(self.keep_checkpoints, "keep_checkpoints")
+        for name in ("epochs", "loader_workers", "buffer_rows", "warmup_steps", "checkpoint_every"):
+            check_non_negative_int(getattr(self, name), name)
+        check_seed(self.seed)
+        check_number(self.lr, "lr", positive=True)
+        check_number(self.timeout, "timeout", positive=True)
+        for name, low, high in (("dropout", 0, 1), ("momentum", 0, 1), ("pause", 0, math.inf)):
+            if not low <= check_number(getattr(self, name), name) < high:
+                raise ValueError(f"{name} must lie in [{low}, {high}), got {getattr(self, name)}")
 
     def to_arguments(self) -> list[str]:
         """The command-line flags that give this configuration."""
