@@ -3,8 +3,11 @@
 ``python -m torch.distributed.run --standalone --nproc-per-node 4 -m dltutor.torch.cluster_worker
 --data SHARDS --out RESULT`` trains a small classifier on Parquet shards streamed through
 :class:`~dltutor.torch.big_data.ParquetStream`; on N machines only the launch changes
-(``--nnodes N --node-rank I --rdzv-endpoint HOST:PORT``). Without torchrun, ``python -m
-dltutor.torch.cluster_worker ...`` runs the same code as a job of one process.
+(``--nnodes N --node-rank I --rdzv-backend c10d --rdzv-endpoint HOST:PORT --rdzv-id JOB``,
+:func:`dltutor.torch.big_data.torchrun_command`). Without torchrun, ``python -m
+dltutor.torch.cluster_worker ...`` runs the same code as a job of one process. ``--out`` must
+be storage that every node sees (a shared file system): rank 0 writes the result and the
+checkpoints there, and every rank reads the checkpoint it resumes from.
 
 What makes it safe to launch anywhere:
 
@@ -14,13 +17,14 @@ What makes it safe to launch anywhere:
   whole units of reading, so readers get unequal numbers of rows (8 files for 3 ranks: 3, 3
   and 2), and a rank that runs out early while the others wait in an all-reduce hangs the
   job. Each epoch is *planned* from the Parquet footers before a row is read: every rank
-  computes its batch sizes (:meth:`ParquetStream.batch_sizes`), the ranks exchange them in
-  one ``all_gather``, and all take the longest rank's number of steps; a rank whose data ran
-  out takes part with an empty batch. We chose this over PyTorch's ``Join`` context, which
-  shadows a finished rank's all-reduces with zeros: ``Join`` skips the finished ranks'
-  optimiser steps, so their momentum goes stale and the replicas drift apart (3 ranks with
-  5, 4 and 2 batches, momentum 0.9: exact after one epoch, 5e-3 off after two); a plan costs
-  two small collectives per epoch and keeps every rank stepping the same optimiser.
+  computes its batch sizes (:meth:`ParquetStream.batch_sizes`), the ranks exchange them (an
+  ``all_reduce`` of the longest count, then an ``all_gather`` of the sizes), and all take the
+  longest rank's number of steps; a rank whose data ran out takes part with an empty batch.
+  We chose this over PyTorch's ``Join`` context, which shadows a finished rank's all-reduces
+  with zeros: ``Join`` skips the finished ranks' optimiser steps, so their momentum goes
+  stale and the replicas drift apart (3 ranks with 5, 4 and 2 batches, momentum 0.9: exact
+  after one epoch, 5e-3 off after two); a plan costs two small collectives per epoch and
+  keeps every rank stepping the same optimiser.
 - **The global batch's mean loss, exactly**: DDP averages the ranks' gradients, so with
   unequal batches a plain per-rank mean would overweight the small ones (and an empty batch's
   mean is NaN). Each rank's loss is instead ``world_size * (sum of its rows' losses) /
@@ -31,9 +35,11 @@ What makes it safe to launch anywhere:
   all-reduce until the last), equal to one step on the larger batch.
 - **Dropout seeded by rank**: each rank draws its own masks from ``(seed, rank)``.
 - **Checkpoints** (:mod:`dltutor.torch.checkpoint`): every ``checkpoint_every`` steps rank 0
-  saves the model, the optimiser, the scheduler, the epoch and step, each rank's position in
-  its stream and each rank's random states, atomically; on a (re)start every rank resumes
-  from the newest whole checkpoint and ends exactly as an uninterrupted run would.
+  saves the model, the optimiser, the scheduler, the epoch and step (from which, with the
+  epoch's plan, each rank's position in its stream follows), each rank's random states and
+  tally of the epoch, atomically; on a (re)start every rank resumes from the newest whole
+  checkpoint and ends exactly as an uninterrupted run would. (The same number of processes:
+  another world size would cut the epoch differently, and is refused.)
 """
 
 from __future__ import annotations
@@ -359,12 +365,8 @@ def train(config: TrainConfig, out: Path) -> None:
         module.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        epoch, step, epochs, starts = (
-            state["epoch"],
-            state["step"],
-            state["epochs"],
-            state["starts"],
-        )
+        epoch, step = state["epoch"], state["step"]  # the next step to take
+        epochs, starts = state["epochs"], state["starts"]  # the report so far
         tally = state["tallies"][rank]
         set_random_states(state["random"][rank], device)
     restart = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
