@@ -83,7 +83,10 @@ def train(
         model.set_weights(initial_weights(seed))
         optimizer = keras.optimizers.SGD(learning_rate)
         optimizer.build(model.trainable_variables)  # its variables too, inside the scope
-    loss_of = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
+    # dtype: a Keras loss computes in floatx (float32) unless told otherwise
+    loss_of = keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, reduction=None, dtype="float64"
+    )
 
     def step(x: Any, labels: Any) -> Any:
         with tf.GradientTape() as tape:
