@@ -4,7 +4,8 @@ Usage: python .ci/check_layout.py _build/html [--width 1280]
 
 Opens every chapter page in headless Chromium (Debian's ``chromium``), with the network
 unused (the pages are local files), at a window ``--width`` pixels wide, and measures
-each block of code (not what a cell printed): it fails if one scrolls sideways, or if 79 characters of code (the
+each block of code (not what a cell printed): it fails if one of at most 79 columns
+scrolls sideways, or if 79 characters of code (the
 notebooks' line limit) would not fit in a code cell. Needs ``chromium`` (or Google
 Chrome) on the PATH; ``.ci/run`` installs it.
 """
@@ -25,12 +26,16 @@ from pathlib import Path
 MEASURE = """
 <script>
 window.addEventListener("load", () => {
-  const found = {overflowing: [], cells: 0, room: [], needed: 0};
+  const found = {overflowing: [], wide: 0, cells: 0, room: [], needed: 0};
   for (const pre of document.querySelectorAll("article pre")) {
     if (pre.closest(".cell_output")) continue;  // what a cell printed may be wide
+    const longest = pre.textContent.split("\\n").sort(
+      (a, b) => b.length - a.length)[0];
+    // The package's own source, shown by literalinclude, runs to 100 columns
+    // and may scroll; code of 79 columns or fewer must not.
+    if (longest.length > 79) { found.wide += 1; continue; }
     if (pre.scrollWidth > pre.clientWidth + 1) {
-      found.overflowing.push(pre.textContent.split("\\n").sort(
-        (a, b) => b.length - a.length)[0].slice(0, 90));
+      found.overflowing.push(longest.slice(0, 90));
     }
   }
   for (const pre of document.querySelectorAll("article div.cell_input pre")) {
@@ -97,7 +102,7 @@ def main() -> int:
     if not pages:
         print(f"check_layout: no chapter pages under {args.html_root}", file=sys.stderr)
         return 1
-    problems, cells, tightest = [], 0, float("inf")
+    problems, cells, wide, tightest = [], 0, 0, float("inf")
     for page in pages:
         found = measure(chromium, page, args.width)
         name = page.relative_to(args.html_root)
@@ -105,6 +110,7 @@ def main() -> int:
             f"{name}: a code block scrolls sideways: {line!r}" for line in found["overflowing"]
         ]
         cells += found["cells"]
+        wide += found["wide"]
         if found["room"]:
             room = min(found["room"])
             tightest = min(tightest, room)
@@ -119,7 +125,8 @@ def main() -> int:
         print(
             f"check_layout: {len(pages)} pages at {args.width} px: no code block scrolls "
             f"sideways; 79 columns fit in each of {cells} code cells (the narrowest has "
-            f"{tightest:.0f} px)"
+            f"{tightest:.0f} px); {wide} blocks of package source wider than 79 columns may "
+            "scroll"
         )
     return 1 if problems else 0
 
