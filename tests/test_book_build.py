@@ -110,6 +110,19 @@ def build(book: Path) -> subprocess.CompletedProcess:
     )
 
 
+def run_tests(book: Path) -> subprocess.CompletedProcess:
+    """The notebook under nbval, as `make test` runs it, with RUN_BY saying who ran it."""
+    return subprocess.run(
+        [BIN / "python", "-m", "pytest", "--nbval-lax", "--nbval-current-env"]
+        + ["-p", "no:cacheprovider", "page.ipynb"],
+        cwd=book,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "RUN_BY": "the tests"},
+    )
+
+
 def page(book: Path) -> str:
     return (book / "_build" / "html" / "page.html").read_text()
 
@@ -135,23 +148,7 @@ def test_a_failed_build_builds_once_fixed_and_a_package_change_is_seen(book: Pat
 
 
 def test_the_book_renders_the_run_that_the_tests_made(book: Path) -> None:
-    tests = subprocess.run(
-        [
-            BIN / "python",
-            "-m",
-            "pytest",
-            "--nbval-lax",
-            "--nbval-current-env",
-            "-p",
-            "no:cacheprovider",
-            "page.ipynb",
-        ],
-        cwd=book,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "RUN_BY": "the tests"},
-    )
+    tests = run_tests(book)
     assert tests.returncode == 0, tests.stdout[-3000:]
     built = build(book)
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
@@ -161,23 +158,7 @@ def test_the_book_renders_the_run_that_the_tests_made(book: Path) -> None:
 
 def test_a_failing_notebook_under_the_tests_is_not_cached(book: Path) -> None:
     write(book, READ_PACKAGE, "assert os.environ.get('RUN_BY') != 'the tests'")
-    tests = subprocess.run(
-        [
-            BIN / "python",
-            "-m",
-            "pytest",
-            "--nbval-lax",
-            "--nbval-current-env",
-            "-p",
-            "no:cacheprovider",
-            "page.ipynb",
-        ],
-        cwd=book,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "RUN_BY": "the tests"},
-    )
+    tests = run_tests(book)
     assert tests.returncode != 0
     built = build(book)  # executes it afresh, where it passes
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
