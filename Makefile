@@ -77,7 +77,7 @@ timing:
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
-	.lock-venv/bin/python -m pip install --quiet "torch==2.13.0" tensorflow-cpu "keras>=3" ".[torch,book,test,sql]"
+	.lock-venv/bin/python -m pip install --quiet "torch==2.13.0" tensorflow-cpu "keras>=3" ".[torch,book,test,sql,deploy]"
 	{ sed -n '/^#/p' requirements-lock.txt; .lock-venv/bin/python -m pip freeze --exclude dltutor \
 		| grep -v "^# Editable" | sed -e 's/^\(torch==[0-9.]*\)+cpu$$/\1/'; } > requirements-lock.new
 	mv requirements-lock.new requirements-lock.txt && rm -rf .lock-venv
