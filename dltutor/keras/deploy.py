@@ -1,0 +1,160 @@
+"""From a trained Keras model to a file: the ``.keras`` format, a SavedModel, TensorFlow Lite.
+
+What this Keras (3.15) and TensorFlow (2.21) offer offline, checked: ``model.save`` to
+``.keras``; ``model.export(format="tf_saved_model")``; ``model.export(format="litert")``
+and ``tf.lite.TFLiteConverter`` for TensorFlow Lite, with post-training quantisation.
+``model.export(format="onnx")`` needs the ``tf2onnx`` package, which is not among this
+book's dependencies: the book's ONNX route is PyTorch's (:mod:`dltutor.torch.deploy`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from dltutor.checks import as_float_array, check_choice, describe
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def plain(model: keras.Model) -> keras.Model:
+    """``model`` as a plain ``keras.Sequential`` sharing its layers, if it subclasses one.
+
+    The book's ``MLP`` and ``CNN`` subclass ``keras.Sequential`` with constructors of their
+    own, so ``load_model`` could not rebuild them from the saved config without the class
+    registered; the plain ``Sequential`` of the same layers computes the same function and
+    loads anywhere Keras is installed.
+    """
+    if isinstance(model, keras.Sequential) and type(model) is not keras.Sequential:
+        return keras.Sequential([keras.Input(model.inputs[0].shape[1:]), *model.layers])
+    return model
+
+
+def save_keras(model: keras.Model, path: str | Path) -> Path:
+    """Save architecture, weights (and optimiser state) as one ``.keras`` file (a zip)."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"path must end in .keras, got {path.name!r}")
+    plain(model).save(path)
+    return path
+
+
+def load_keras(path: str | Path) -> keras.Model:
+    """Load :func:`save_keras`' file. ``safe_mode`` stays on: no lambda code is deserialised."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no .keras file at {path}: write one with save_keras")
+    return keras.models.load_model(path)
+
+
+def load_weights_into(model: keras.Model, path: str | Path) -> keras.Model:
+    """The weights of a saved ``.keras`` file, set into ``model`` (the same architecture).
+
+    Raises ``ValueError`` naming both models' weight shapes when they differ.
+    """
+    stored = load_keras(path)
+    ours = [tuple(w.shape) for w in model.weights]
+    theirs = [tuple(w.shape) for w in stored.weights]
+    if ours != theirs:
+        raise ValueError(
+            f"{Path(path).name} does not fit {type(model).__name__}: it holds weights of "
+            f"shapes {theirs}, the model has {ours}"
+        )
+    model.set_weights(stored.get_weights())
+    return model
+
+
+def export_saved_model(model: keras.Model, path: str | Path) -> Path:
+    """``model.export(path)``: a TensorFlow SavedModel with a ``serve`` signature
+    (dynamic batch), loadable by TensorFlow Serving or ``tf.saved_model.load`` without Keras."""
+    path = Path(path)
+    with _quiet():
+        model.export(str(path), format="tf_saved_model", verbose=False)
+    return path
+
+
+def load_saved_model(path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
+    """The exported model's ``serve`` function, NumPy in and out."""
+    path = Path(path)
+    if not (path / "saved_model.pb").is_file():
+        raise FileNotFoundError(f"no SavedModel at {path}: write one with export_saved_model")
+    restored = tf.saved_model.load(str(path))
+
+    def serve(x: np.ndarray) -> np.ndarray:
+        return restored.serve(np.asarray(x, dtype=np.float32)).numpy()
+
+    return serve
+
+
+QUANTIZATIONS = ("none", "dynamic", "int8")
+
+
+def to_tflite(
+    model: keras.Model, quantization: str = "none", calibration: np.ndarray | None = None
+) -> bytes:
+    """The model as a TensorFlow Lite flat buffer, through a SavedModel and the converter.
+
+    ``"dynamic"``: int8 weights, float activations (``Optimize.DEFAULT``). ``"int8"``:
+    int8 weights and activations, their ranges calibrated on ``calibration`` (training
+    inputs, a ``representative_dataset``); the model's input and output stay float32.
+    """
+    quantization = check_choice(quantization, QUANTIZATIONS, "quantization")
+    inputs = np.zeros((0,), np.float32)
+    if quantization == "int8":
+        if calibration is None:
+            raise ValueError("quantization='int8' needs calibration inputs, got None")
+        inputs = as_float_array(calibration, "calibration").astype(np.float32)
+    with tempfile.TemporaryDirectory() as folder, _quiet():
+        export_saved_model(model, Path(folder) / "saved")
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(Path(folder) / "saved"))
+        if quantization != "none":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantization == "int8":
+
+            def representative() -> Iterator[list[np.ndarray]]:
+                for start in range(0, len(inputs), 32):
+                    yield [inputs[start : start + 32]]
+
+            converter.representative_dataset = representative
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        return bytes(converter.convert())
+
+
+def tflite_predict(flat_buffer: bytes, x: np.ndarray) -> np.ndarray:
+    """Run a TensorFlow Lite model on the batch ``x`` (its batch size set to ``len(x)``).
+
+    ``tf.lite.Interpreter`` is deprecated in TensorFlow 2.21 in favour of the separate
+    ``ai_edge_litert`` package; it still runs, and its warning is silenced here. The
+    default XNNPACK delegate is left out (the built-in kernels, and no log line).
+    """
+    x = as_float_array(x, "x").astype(np.float32)
+    with _quiet():
+        interpreter = tf.lite.Interpreter(
+            model_content=flat_buffer,
+            experimental_op_resolver_type=(
+                tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            ),
+        )
+    (details,) = interpreter.get_input_details()
+    if tuple(details["shape"][1:]) != x.shape[1:]:
+        raise ValueError(
+            f"x must have shape (N, {', '.join(map(str, details['shape'][1:]))}), got {describe(x)}"
+        )
+    interpreter.resize_tensor_input(details["index"], list(x.shape))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(details["index"], x)
+    interpreter.invoke()
+    return np.array(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
