@@ -144,3 +144,41 @@ def accuracy_by_group(
     return {
         name: float(np.mean(predicted[groups == name] == labels[groups == name])) for name in names
     }
+
+
+# --- the tabular chapter: ranking the items a user has not rated --------------------------
+
+
+def top_k_metrics(scores: Any, relevant: Any, seen: Any, k: int = 10) -> dict[str, float]:
+    r"""Recall@k and NDCG@k of ranking every unseen item by ``scores``, averaged over users.
+
+    ``scores`` (U, I): higher ranks first. ``relevant`` (U, I) bool: the held-out items the
+    user liked. ``seen`` (U, I) bool: items rated in training, never recommended (they go
+    last and are not relevant). Users with nothing relevant are left out. For a user with
+    relevant set :math:`R` and top-k list :math:`T`,
+    :math:`\text{recall@}k = |T \cap R| / \min(k, |R|)`; NDCG@k is scikit-learn's
+    ``ndcg_score`` with binary gains: :math:`\sum_{j<k} [t_j \in R] / \log_2(j + 2)`,
+    divided by its best possible value.
+    """
+    from sklearn.metrics import ndcg_score
+
+    k = check_positive_int(k, "k")
+    scores = as_float_array(scores, "scores", ndim=2)
+    relevant, seen = np.asarray(relevant), np.asarray(seen)
+    for name, mask in (("relevant", relevant), ("seen", seen)):
+        if mask.dtype != bool or mask.shape != scores.shape:
+            raise ValueError(
+                f"{name} must be a boolean array of the scores' shape {scores.shape}, "
+                f"got {describe(mask)}"
+            )
+    if (relevant & seen).any():
+        raise ValueError("an item cannot be both relevant (held out) and seen in training")
+    keep = relevant.any(axis=1)
+    if not keep.any():
+        raise ValueError("no user has a relevant held-out item")
+    masked = np.where(seen, scores.min() - 1.0, scores)[keep]  # (U', I)
+    gains = relevant[keep].astype(np.float64)  # (U', I)
+    top = np.argsort(-masked, axis=1, kind="stable")[:, :k]  # (U', k)
+    hits = np.take_along_axis(gains, top, axis=1).sum(axis=1)  # (U',)
+    recall = hits / np.minimum(k, gains.sum(axis=1))
+    return {"recall": float(recall.mean()), "ndcg": float(ndcg_score(gains, masked, k=k))}

@@ -141,3 +141,74 @@ class SequenceCrossEntropyLoss(CrossEntropyLoss):
         return super().forward(logits, labels)
 
     __call__ = forward
+
+
+# --- the tabular chapter: losses that outliers do not drag ------------------------------
+
+
+def _difference(prediction: np.ndarray, target: np.ndarray) -> np.ndarray:
+    prediction = as_float_array(prediction, "prediction")
+    target = as_float_array(target, "target")
+    if prediction.shape != target.shape:
+        raise ValueError(
+            f"prediction and target must have the same shape, got {prediction.shape} and {target.shape}"
+        )
+    return prediction - target
+
+
+class MAELoss:
+    r"""Mean absolute error :math:`L = \frac{1}{M} \sum_i |\hat y_i - y_i|` over all M entries.
+
+    Gradient: :math:`\partial L / \partial \hat y = \frac{1}{M} \operatorname{sign}(\hat y - y)`
+    (0 where they are equal, as in PyTorch). A constant fitted under it is a median.
+    """
+
+    def __init__(self) -> None:
+        self._difference: np.ndarray | None = None
+
+    def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
+        self._difference = _difference(prediction, target)
+        return float(np.mean(np.abs(self._difference)))
+
+    def backward(self) -> np.ndarray:
+        if self._difference is None:
+            raise RuntimeError("MAELoss.backward called before forward")
+        return np.sign(self._difference) / self._difference.size
+
+    __call__ = forward
+
+
+class HuberLoss:
+    r"""Huber's loss (Huber, 1964): quadratic for small errors, linear for large ones.
+
+    With :math:`d = \hat y - y`,
+
+    .. math::
+
+        \ell_\delta(d) = \begin{cases} \tfrac12 d^2 & |d| \le \delta \\
+        \delta\,(|d| - \tfrac12 \delta) & |d| > \delta \end{cases},
+        \qquad \frac{\partial \ell_\delta}{\partial d} = \operatorname{clip}(d, -\delta, \delta),
+
+    averaged over all M entries: ``torch.nn.HuberLoss(delta=δ)`` and
+    ``keras.losses.Huber(delta=δ)``. An outlier pulls with force at most δ, whatever its size.
+    """
+
+    def __init__(self, delta: float = 1.0) -> None:
+        if not (isinstance(delta, (int, float)) and delta > 0):
+            raise ValueError(f"delta must be a positive number, got {delta!r}")
+        self.delta = float(delta)
+        self._difference: np.ndarray | None = None
+
+    def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
+        d = self._difference = _difference(prediction, target)
+        small = np.abs(d) <= self.delta
+        loss = np.where(small, 0.5 * d**2, self.delta * (np.abs(d) - 0.5 * self.delta))
+        return float(np.mean(loss))
+
+    def backward(self) -> np.ndarray:
+        if self._difference is None:
+            raise RuntimeError("HuberLoss.backward called before forward")
+        d = self._difference
+        return np.clip(d, -self.delta, self.delta) / d.size
+
+    __call__ = forward

@@ -1,0 +1,370 @@
+"""Tables and recommendation: the scratch transforms equal scikit-learn's, the losses'
+gradients and their twins in PyTorch and Keras, the generated tables, matrix
+factorisation's gradients, the two-tower twins' scores, and the ranking metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dltutor.data.ratings import make_ratings, split_ratings
+from dltutor.data.tabular import DataSplit, make_credit
+from dltutor.metrics import top_k_metrics
+from dltutor.scratch.gradcheck import check_layer, check_loss
+from dltutor.scratch.losses import HuberLoss, MAELoss, MSELoss
+from dltutor.scratch.recommend import MatrixFactorization, TwoTower
+from dltutor.scratch.tabular import (
+    MeanImputer,
+    OneHotEncoder,
+    StandardScaler,
+    fit_constant,
+    preprocessor,
+    select_by_correlation,
+    tune_and_test,
+)
+
+TOLERANCE = 1e-7
+
+
+def table_with_gaps(rng: np.random.Generator) -> np.ndarray:
+    x = rng.standard_normal((40, 5)) * [1, 10, 0.1, 3, 1] + [0, 5, -2, 1, 7]
+    x[:, 4] = 7.0  # a constant column
+    x[rng.random((40, 5)) < 0.15] = np.nan
+    x[:, 2] = np.where(np.isnan(x[:, 2]), 0.5, x[:, 2])  # a column with no gaps
+    return x
+
+
+# --- the transforms equal scikit-learn's ----------------------------------------------------
+
+
+def test_standard_scaler_equals_scikit_learn(rng) -> None:
+    from sklearn.preprocessing import StandardScaler as Reference
+
+    train = rng.standard_normal((30, 4)) * 5 + 2
+    train[:, 3] = 1.0  # constant: scale 1, as in scikit-learn
+    test = rng.standard_normal((7, 4))
+    ours, theirs = StandardScaler().fit(train), Reference().fit(train)
+    np.testing.assert_allclose(ours.transform(test), theirs.transform(test), rtol=1e-12)
+    np.testing.assert_allclose(ours.fit_transform(train), theirs.transform(train), atol=1e-12)
+
+
+def test_mean_imputer_with_indicator_equals_scikit_learn(rng) -> None:
+    from sklearn.impute import SimpleImputer
+
+    train, test = table_with_gaps(rng), table_with_gaps(rng)
+    test[0, 2] = np.nan  # a gap in a column that had none in training: no indicator for it
+    ours = MeanImputer().fit(train)
+    theirs = SimpleImputer(add_indicator=True).fit(train)
+    np.testing.assert_allclose(ours.transform(test), theirs.transform(test), rtol=1e-12)
+    with_gaps = int(np.isnan(train).any(axis=0).sum())
+    assert with_gaps == 4 and ours.transform(test).shape[1] == 5 + with_gaps  # not column 2
+
+
+def test_one_hot_encoder_equals_scikit_learn(rng) -> None:
+    from sklearn.preprocessing import OneHotEncoder as Reference
+
+    train = rng.integers(0, 4, (50, 3)).astype(float)
+    test = rng.integers(0, 5, (20, 3)).astype(float)  # code 4 never seen in training
+    ours = OneHotEncoder().fit(train)
+    theirs = Reference(handle_unknown="ignore", sparse_output=False).fit(train)
+    np.testing.assert_array_equal(ours.transform(test), theirs.transform(test))
+    assert (ours.transform(test)[test[:, 0] == 4, :4] == 0).all()
+
+
+def test_preprocessor_equals_the_scratch_transforms(rng) -> None:
+    numeric = table_with_gaps(rng)[:, :4]
+    codes = rng.integers(0, 3, (40, 2)).astype(float)
+    x = np.concatenate([numeric, codes], axis=1)
+    train, test = x[:30], x[30:]
+    imputer = MeanImputer().fit(train[:, :4])
+    scaler = StandardScaler().fit(imputer.transform(train[:, :4]))
+    onehot = OneHotEncoder().fit(train[:, 4:])
+    ours = np.concatenate(
+        [scaler.transform(imputer.transform(test[:, :4])), onehot.transform(test[:, 4:])], axis=1
+    )
+    theirs = preprocessor([0, 1, 2, 3], [4, 5]).fit(train).transform(test)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+    codes_out = preprocessor([0, 1, 2, 3], [4, 5], "codes").fit(train).transform(test)  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(codes_out[:, -2:], test[:, 4:])
+
+
+def test_select_by_correlation_ranks_as_scikit_learn(rng) -> None:
+    from sklearn.feature_selection import r_regression
+
+    x = rng.standard_normal((60, 12))
+    y = x[:, 3] - 0.5 * x[:, 7] + 0.3 * rng.standard_normal(60)
+    expected = np.argsort(-np.abs(r_regression(x, y)))[:4]
+    np.testing.assert_array_equal(select_by_correlation(x, y, 4), expected)
+    assert list(select_by_correlation(x, y, 2)) == [3, 7]
+
+
+def test_transforms_refuse_bad_input(rng) -> None:
+    with pytest.raises(RuntimeError, match="before fit"):
+        StandardScaler().transform(np.ones((2, 2)))
+    with pytest.raises(ValueError, match="fitted on 3 columns, got 2"):
+        StandardScaler().fit(np.ones((4, 3))).transform(np.ones((2, 2)))
+    with pytest.raises(ValueError, match="NaN"):
+        StandardScaler().fit(np.array([[1.0], [np.nan]]))
+    with pytest.raises(ValueError, match="no observed value"):
+        MeanImputer().fit(np.array([[1.0, np.nan], [2.0, np.nan]]))
+    with pytest.raises(TypeError, match="2-D NumPy array"):
+        OneHotEncoder().fit("abc")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="2-D"):
+        MeanImputer().fit(np.ones(3))
+    with pytest.raises(ValueError, match="at most the 3 columns"):
+        select_by_correlation(np.ones((5, 3)), np.arange(5.0), 4)
+    with pytest.raises(ValueError, match="'onehot' or 'codes'"):
+        preprocessor([0], [1], "ordinal")
+
+
+# --- losses under outliers ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("loss", [MAELoss(), HuberLoss(0.5), HuberLoss(2.0)])
+def test_robust_losses_gradcheck(rng, loss) -> None:
+    prediction = rng.standard_normal((6, 2)) * 2
+    target = rng.standard_normal((6, 2))
+    assert check_loss(loss, prediction, target) < TOLERANCE
+
+
+@pytest.mark.parametrize("delta", [0.5, 1.0, 3.0])
+def test_losses_equal_pytorch(rng, delta) -> None:
+    import torch
+
+    prediction = rng.standard_normal((8, 3)) * 3
+    target = rng.standard_normal((8, 3))
+    pairs: list[tuple[MAELoss | HuberLoss | MSELoss, torch.nn.Module]] = [
+        (MAELoss(), torch.nn.L1Loss()),
+        (HuberLoss(delta), torch.nn.HuberLoss(delta=delta)),
+        (MSELoss(), torch.nn.MSELoss()),
+    ]
+    for ours, theirs in pairs:
+        p = torch.tensor(prediction, requires_grad=True)
+        value = theirs(p, torch.tensor(target))
+        value.backward()
+        assert ours.forward(prediction, target) == pytest.approx(value.item(), rel=1e-12)
+        assert p.grad is not None
+        np.testing.assert_allclose(ours.backward(), p.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("delta", [0.5, 1.0, 3.0])
+def test_losses_equal_keras(rng, delta) -> None:
+    import keras
+    import tensorflow as tf
+
+    prediction = (rng.standard_normal((8, 1)) * 3).astype(np.float32)
+    target = rng.standard_normal((8, 1)).astype(np.float32)
+    pairs: list[tuple[MAELoss | HuberLoss, keras.losses.Loss]] = [
+        (MAELoss(), keras.losses.MeanAbsoluteError()),
+        (HuberLoss(delta), keras.losses.Huber(delta=delta)),
+    ]
+    for ours, theirs in pairs:
+        p = tf.Variable(prediction)
+        with tf.GradientTape() as tape:
+            value = theirs(target, p)
+        grad = tape.gradient(value, p).numpy()
+        assert ours.forward(prediction, target) == pytest.approx(float(value), rel=1e-5)
+        np.testing.assert_allclose(ours.backward(), grad, rtol=1e-5, atol=1e-7)
+
+
+def test_fitted_constant_is_mean_median_or_between(rng) -> None:
+    y = np.concatenate([rng.normal(10, 1, 95), rng.normal(100, 1, 5)])  # 5% outliers
+    mean = fit_constant(MSELoss(), y, steps=3000, learning_rate=0.5)
+    median = fit_constant(MAELoss(), y, steps=3000, learning_rate=0.5)
+    huber = fit_constant(HuberLoss(1.0), y, steps=3000, learning_rate=0.5)
+    assert mean == pytest.approx(np.mean(y), abs=1e-3)
+    assert median == pytest.approx(np.median(y), abs=0.05)
+    assert abs(huber - np.median(y)) < 0.3 < abs(np.mean(y) - np.median(y)) / 10
+    with pytest.raises(ValueError, match="positive"):
+        HuberLoss(0.0)
+    with pytest.raises(ValueError, match="same shape"):
+        MAELoss().forward(np.ones((2, 1)), np.ones(2))
+
+
+# --- the generated credit table -------------------------------------------------------------
+
+
+def test_credit_table_has_its_rule_gaps_and_outliers() -> None:
+    table = make_credit(20_000, seed=1)
+    assert table.x.shape == (20_000, 8)
+    assert table.numeric_columns == [0, 1, 2, 3, 4] and table.category_columns == [5, 6, 7]
+    gaps = np.isnan(table.x).mean(axis=0)
+    assert 0.1 < gaps[1] < 0.2 and 0.08 < gaps[3] < 0.12 and gaps[[0, 2, 4, 5, 6, 7]].sum() == 0
+    self_employed = table.x[:, 5] == 1
+    assert (
+        np.isnan(table.x[self_employed, 1]).mean() > 2 * np.isnan(table.x[~self_employed, 1]).mean()
+    )
+    assert (np.nan_to_num(table.x[:, 1]) > 5000).mean() > 0.005  # incomes typed ×1000
+    # labels follow the true probability: the Bayes rule's accuracy is the expected one
+    rule = np.mean(table.labels == (table.probability > 0.5))
+    spread = np.sqrt(table.bayes_accuracy() * (1 - table.bayes_accuracy()) / 20_000)
+    assert abs(rule - table.bayes_accuracy()) < 4 * spread
+    assert 0.7 < table.bayes_accuracy() < 0.9
+    assert abs(table.labels.mean() - table.probability.mean()) < 4 * 0.5 / np.sqrt(20_000)
+    np.testing.assert_array_equal(make_credit(50, seed=3).x, make_credit(50, seed=3).x)
+    for codes, size in zip(table.x[:, 5:].T, table.category_sizes, strict=True):
+        assert set(np.unique(codes)) <= set(range(size))
+
+
+def test_credit_table_refuses_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="at least 10"):
+        make_credit(5)
+    with pytest.raises(ValueError, match="missing must lie"):
+        make_credit(100, missing=0.5)
+    with pytest.raises(TypeError, match="seed"):
+        make_credit(100, seed="1")  # type: ignore[arg-type]
+
+
+def test_tune_and_test_chooses_on_validation(rng) -> None:
+    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    x = rng.standard_normal((300, 2))
+    y = (x[:, 0] > 0).astype(int)
+    split = DataSplit(x[:200], y[:200], x[200:250], y[200:250], x[250:], y[250:])
+    result = tune_and_test([DummyClassifier(), LogisticRegression()], split)
+    assert result["chosen"] == 1 and result["test"] > 0.9
+    with pytest.raises(ValueError, match="at least one"):
+        tune_and_test([], split)
+
+
+# --- recommendation -------------------------------------------------------------------------
+
+
+def test_matrix_factorization_gradcheck(rng) -> None:
+    model = MatrixFactorization(5, 4, 3, mean=3.0, rng=rng)
+    model.user_bias.value[...] = rng.standard_normal(5)
+    model.item_bias.value[...] = rng.standard_normal(4)
+    pairs = np.stack([rng.integers(0, 5, 12), rng.integers(0, 4, 12)], axis=1)  # repeats
+    errors = check_layer(model, pairs, rng)
+    assert set(errors) == {"P", "Q", "user_bias", "item_bias"}
+    assert max(errors.values()) < TOLERANCE
+    np.testing.assert_allclose(model.forward(pairs)[:, 0], model.scores()[pairs[:, 0], pairs[:, 1]])
+
+
+def test_matrix_factorization_refuses_bad_pairs(rng) -> None:
+    model = MatrixFactorization(5, 4, 2, rng=rng)
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        model.forward(np.zeros((3, 3), dtype=int))
+    with pytest.raises(ValueError, match="item ids"):
+        model.forward(np.array([[0, 4]]))
+    with pytest.raises(TypeError, match="integer ids"):
+        model.forward(np.array([[0.0, 1.0]]))
+
+
+def two_tower_pairs(rng) -> tuple[TwoTower, np.ndarray]:
+    model = TwoTower(9, 7, embedding_dim=4, hidden=5, output_dim=3, mean=3.5, rng=rng)
+    for name, parameter in model.parameters():
+        if name.endswith(".b"):
+            parameter.value[...] = 0.3 * rng.standard_normal(parameter.shape)
+    pairs = np.stack([rng.integers(0, 9, 10), rng.integers(0, 7, 10)], axis=1)
+    return model, pairs
+
+
+def test_two_tower_pytorch_twin_scores_the_same(rng) -> None:
+    import torch
+
+    import dltutor.torch as dtorch
+    from dltutor.torch.recommend import TwoTower as TorchTwoTower
+
+    reference, pairs = two_tower_pairs(rng)
+    twin = TorchTwoTower(9, 7, embedding_dim=4, hidden=5, output_dim=3, mean=3.5).double()
+    dtorch.set_weights(twin, reference.get_weights())
+    np.testing.assert_allclose(twin.scores().numpy(), reference.scores(), rtol=1e-10)
+    ours = dtorch.predict(twin, pairs, device=torch.device("cpu"))
+    np.testing.assert_allclose(ours, reference.forward(pairs), rtol=1e-10)
+    np.testing.assert_allclose(
+        reference.forward(pairs)[:, 0], reference.scores()[pairs[:, 0], pairs[:, 1]]
+    )
+    with pytest.raises(ValueError, match=r"\(N, 2\) int64"):
+        twin(torch.zeros((2, 3), dtype=torch.long))
+
+
+def test_two_tower_keras_twin_scores_the_same(rng) -> None:
+    import dltutor.keras as dkeras
+    from dltutor.keras.recommend import TwoTower as KerasTwoTower
+
+    reference, pairs = two_tower_pairs(rng)
+    twin = KerasTwoTower(9, 7, embedding_dim=4, hidden=5, output_dim=3, mean=3.5)
+    dkeras.set_weights(twin, reference.get_weights())
+    np.testing.assert_allclose(twin.scores(), reference.scores(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        twin.predict_on_batch(pairs), reference.forward(pairs), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_tabular_mlp_twins_compute_the_same(rng) -> None:
+    import torch
+
+    import dltutor.keras as dkeras
+    import dltutor.torch as dtorch
+    from dltutor.keras.tabular import TabularMLP as KerasMLP
+    from dltutor.torch.tabular import TabularMLP as TorchMLP
+
+    x = np.concatenate(
+        [rng.standard_normal((6, 3)), rng.integers(0, 4, (6, 1)), rng.integers(0, 5, (6, 1))],
+        axis=1,
+    ).astype(np.float32)
+    torch_model = TorchMLP(3, (4, 5), embedding_dim=2, hidden=(8,), outputs=2)
+    keras_model = KerasMLP(3, (4, 5), embedding_dim=2, hidden=(8,), outputs=2)
+    keras_model(x)  # build
+    dkeras.set_weights(keras_model, dtorch.get_weights(torch_model))
+    ours = dtorch.predict(torch_model, x, device=torch.device("cpu"))
+    np.testing.assert_allclose(keras_model.predict_on_batch(x), ours, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"\(N, 5\)"):
+        torch_model(torch.zeros((2, 4)))
+
+
+def test_tabular_classifier_learns_and_checks_labels(rng) -> None:
+    import torch
+
+    from dltutor.torch.tabular import TabularClassifier
+
+    x = np.concatenate([rng.standard_normal((300, 2)), rng.integers(0, 3, (300, 1))], axis=1)
+    y = ((x[:, 0] > 0) ^ (x[:, 2] == 1)).astype(np.int64)  # needs the category's embedding
+    model = TabularClassifier(2, (3,), epochs=60, seed=0, device=torch.device("cpu"))
+    model.fit(x[:200], y[:200], validation_data=(x[200:250], y[200:250]))
+    assert np.mean(model.predict(x[250:]) == y[250:]) > 0.85
+    with pytest.raises(ValueError, match="integer class labels"):
+        model.fit(x[:10], y[:10].astype(float), validation_data=(x[:5], y[:5]))
+
+
+def test_ratings_have_planted_structure_and_a_clean_split() -> None:
+    data = make_ratings(num_users=200, num_items=100, per_user=20, noise=0.3, seed=2)
+    residual = data.ratings - data.planted_scores()[data.users, data.items]
+    assert abs(residual.std() - 0.3) < 0.03
+    assert len(set(zip(data.users.tolist(), data.items.tolist(), strict=True))) == len(data.users)
+    counts = np.bincount(data.items, minlength=100)
+    top = np.argsort(-data.popularity)[:10]
+    assert counts[top].mean() > 2 * counts.mean()  # popularity skew
+    split = split_ratings(data, cold_fraction=0.1, seed=0)
+    masks = np.stack([split.train, split.validation, split.test, split.cold])
+    np.testing.assert_array_equal(masks.sum(axis=0), 1)  # each rating in exactly one part
+    assert not np.isin(data.users[split.train], split.cold_users).any()
+    assert len(split.cold_users) == 20
+    with pytest.raises(ValueError, match="per_user"):
+        make_ratings(num_items=10, per_user=20)
+    with pytest.raises(ValueError, match="leave training"):
+        split_ratings(data, test_size=0.6, validation_size=0.5)
+
+
+def test_top_k_metrics_on_a_hand_case() -> None:
+    from sklearn.metrics import ndcg_score
+
+    scores = np.array([[0.9, 0.8, 0.7, 0.6, 0.5], [0.1, 0.2, 0.3, 0.4, 0.5]])
+    seen = np.array([[True, False, False, False, False], [False] * 5])
+    relevant = np.array([[False, False, True, False, False], [True, False, False, False, True]])
+    result = top_k_metrics(scores, relevant, seen, k=2)
+    # user 0: item 0 seen, so the list is 1, 2: item 2 at rank 1 -> recall 1, NDCG 1/log2(3)
+    # user 1: list 4, 3: item 4 at rank 0, item 0 missed -> recall 1/2, NDCG 1/(1+1/log2 3)
+    assert result["recall"] == pytest.approx((1 + 0.5) / 2)
+    expected = (1 / np.log2(3) + 1 / (1 + 1 / np.log2(3))) / 2
+    assert result["ndcg"] == pytest.approx(expected)
+    masked = np.where(seen, -1.0, scores)
+    assert result["ndcg"] == pytest.approx(ndcg_score(relevant.astype(float), masked, k=2))
+    with pytest.raises(ValueError, match="boolean array"):
+        top_k_metrics(scores, relevant.astype(int), seen)
+    with pytest.raises(ValueError, match="both relevant"):
+        top_k_metrics(scores, relevant, relevant)
+    with pytest.raises(ValueError, match="no user"):
+        top_k_metrics(scores, np.zeros_like(seen), seen)
