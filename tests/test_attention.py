@@ -368,6 +368,48 @@ def test_multi_head_attention_matches_keras(case) -> None:
 
 
 @pytest.mark.keras
+def test_a_fully_masked_row_in_keras(rng) -> None:
+    """Keras' MultiHeadAttention treats a query with nothing to attend to in two ways.
+
+    Asked for its scores, it takes the explicit path: a masked softmax, then multiplied by
+    the mask, so the row's weights are 0 and its output is the output bias, as in scratch.
+    Otherwise (``ops.dot_product_attention``) masked scores get a large negative number
+    added: for an all-masked row in float32 every score becomes the same number, the
+    weights are uniform over *every* key and the output mixes all the values equally.
+    """
+    pytest.importorskip("tensorflow")
+    import keras
+
+    import dltutor.keras as dkeras
+
+    layer = scratch.MultiHeadAttention(6, 2, rng=rng)
+    nonzero_biases(layer, rng)
+    layer.set_weights([w.astype(np.float32) for w in layer.get_weights()])
+    x = rng.standard_normal((2, 4, 6)).astype(np.float32)
+    mask = rng.random((2, 4, 4)) < 0.6
+    mask[..., 0] = True
+    mask[0, 1] = False  # query 1 of the first sequence may attend to nothing
+    twin = keras.layers.MultiHeadAttention(2, 3)
+    twin(x, x)  # build
+    dkeras.set_weights(twin, layer.get_weights())
+    ours = layer.attend(x.astype(np.float64), mask)
+
+    explicit, scores = twin(x, x, attention_mask=mask, return_attention_scores=True)
+    np.testing.assert_array_equal(np.asarray(scores)[0, :, 1], 0.0)
+    np.testing.assert_allclose(np.asarray(explicit), ours, **KERAS)  # the empty row too
+    np.testing.assert_allclose(ours[0, 1], layer.out.bias.value, rtol=1e-12)  # zeros, then b_o
+
+    fast = np.asarray(twin(x, x, attention_mask=mask))
+    rows = np.ones((2, 4), dtype=bool)
+    rows[0, 1] = False
+    np.testing.assert_allclose(fast[rows], ours[rows], **KERAS)  # every other row agrees
+    values = x[0] @ layer.W_v.value + layer.b_v.value  # (T, E): every head's values
+    uniform = values.mean(axis=0) @ layer.out.weight.value + layer.out.bias.value
+    np.testing.assert_allclose(fast[0, 1], uniform, **KERAS)  # the mean of all values
+    assert np.abs(fast[0, 1] - ours[0, 1]).max() > 1e-2  # which differs from the zeros
+
+
+@pytest.mark.keras
 @settings(max_examples=10, deadline=None)
 # Four features or more, and rows whose variance is far above eps. Over 2 features layer
 # normalisation outputs ±1 whatever the input, so its input gradient is a tiny difference of
@@ -471,3 +513,58 @@ def test_attention_maps_of_the_twins_equal_the_scratch_maps(framework: str, rng)
     for ours, theirs in zip(reference.attention_maps(), maps, strict=True):
         np.testing.assert_allclose(ours, theirs, **tolerance)
         np.testing.assert_array_equal(np.triu(theirs, 1), 0.0)  # causal: nothing above the diagonal
+
+
+def test_key_blind_answers_are_the_most_frequent_stored_value() -> None:
+    from dltutor import data
+    from dltutor.scratch.attention import key_blind_answers
+
+    # k v k v k v k v ? k: values 20, 21, 20, 22 -> 20; values 23, 22, 22, 23 -> 22 (a tie:
+    # the smaller id)
+    x = np.array([[0, 20, 1, 21, 2, 20, 3, 22, 30, 1], [0, 23, 1, 22, 2, 22, 3, 23, 30, 3]])
+    np.testing.assert_array_equal(key_blind_answers(x), [20, 22])
+    x, y = data.make_associative_recall(300, pairs=8, seed=5)
+    stored = x[:, 1:16:2]
+    for row, answer in zip(stored, key_blind_answers(x), strict=True):
+        counts = {value: list(row).count(value) for value in row}
+        assert counts[answer] == max(counts.values())
+        assert answer == min(v for v, c in counts.items() if c == counts[answer])
+    with pytest.raises(ValueError, match=r"integer ids of shape \(N, 2P \+ 2\)"):
+        key_blind_answers(x[:, :-1])
+
+
+def test_recall_head_scores_of_a_perfect_and_of_a_uniform_circuit() -> None:
+    from dltutor import data
+    from dltutor.scratch.attention import recall_head_scores
+
+    x, y = data.make_associative_recall(50, pairs=4, seed=2)
+    n, t = x.shape
+    first = np.zeros((n, 2, t, t))  # head 0: every position reads the one before
+    first[:, 0, np.arange(1, t), np.arange(t - 1)] = 1.0
+    first[:, 0, 0, 0] = 1.0
+    first[:, 1] = np.tril(np.ones((t, t))) / np.arange(1, t + 1)[:, None]  # head 1: uniform
+    second = np.zeros((n, 1, t, t))
+    for row in range(n):  # the query reads the value of the queried key
+        position = list(x[row, 0:8:2]).index(x[row, -1])
+        second[row, 0, -1, 2 * position + 1] = 1.0
+        assert x[row, 2 * position + 1] == y[row]
+    scores = recall_head_scores(first, second, x)
+    # uniform weights put the argmax on position 0: the key of v1 only, 1 value in 4
+    np.testing.assert_array_equal(scores["previous"], [1.0, 0.25])
+    np.testing.assert_array_equal(scores["matching"], [1.0])
+    np.testing.assert_array_equal(scores["mass"], [1.0])
+    with pytest.raises(ValueError, match=r"second_layer must be attention maps \(N, H, 10, 10\)"):
+        recall_head_scores(first, second[:, :, :-1], x)
+
+
+@pytest.mark.torch
+def test_last_position_reads_the_last_logits(rng) -> None:
+    torch = pytest.importorskip("torch")
+    import dltutor.torch as dtorch
+    from dltutor.torch.attention import LastPosition
+
+    model = dtorch.Transformer(7, 6, embed_dim=8, num_heads=2)
+    ids = torch.as_tensor(rng.integers(0, 7, size=(3, 6)))
+    np.testing.assert_array_equal(
+        LastPosition(model)(ids).detach().numpy(), model(ids)[:, -1].detach().numpy()
+    )

@@ -390,3 +390,60 @@ class Transformer(Sequential):
         """The attention weights of each block's last forward, (N, H, T, T) each."""
         blocks = [layer for layer in self.layers if isinstance(layer, TransformerBlock)]
         return [block.attention.weights for block in blocks if block.attention.weights is not None]
+
+
+# --- associative recall: a baseline, and the circuit read off the attention maps -----------
+
+
+def _check_recall(x: np.ndarray) -> tuple[np.ndarray, int]:
+    x = np.asarray(x)
+    if x.ndim != 2 or x.dtype.kind not in "iu" or x.shape[1] < 4 or x.shape[1] % 2:
+        raise ValueError(
+            "x must be associative-recall sequences k1 v1 ... kP vP ? kq, integer ids of "
+            f"shape (N, 2P + 2), got {describe(x)}"
+        )
+    return x, (x.shape[1] - 2) // 2
+
+
+def key_blind_answers(x: np.ndarray) -> np.ndarray:
+    """(N,) answers of the best model that ignores the query: the most frequent value stored
+    in each sequence ``x`` (N, 2P + 2) of :func:`dltutor.data.make_associative_recall`.
+
+    The answer is one of the P stored values, each equally likely to be asked, so a value
+    stored m times is the answer with probability m / P, whatever the query: the most
+    frequent one (ties: the smallest id) is the best guess that does not read the query.
+    """
+    x, pairs = _check_recall(x)
+    values = x[:, 1 : 2 * pairs : 2]  # (N, P)
+    counts = (values[:, :, None] == values[:, None, :]).sum(axis=-1)  # (N, P): m per value
+    best = np.where(counts == counts.max(axis=1, keepdims=True), values, np.iinfo(values.dtype).max)
+    return best.min(axis=1)
+
+
+def recall_head_scores(
+    first_layer: np.ndarray, second_layer: np.ndarray, x: np.ndarray
+) -> dict[str, np.ndarray]:
+    """How well two layers' heads implement the recall circuit on sequences ``x`` (N, 2P + 2),
+    from their attention maps (N, H, T, T):
+
+    ``previous``: per head of the first layer, the fraction of value positions whose
+    largest weight falls on the token before — the value's own key. ``matching``: per head
+    of the second layer, the fraction of sequences in which the last position's (the query
+    key's) largest weight falls on the value stored with the queried key; ``mass``: the
+    mean weight it puts there. Each an (H,) array.
+    """
+    x, pairs = _check_recall(x)
+    n, t = x.shape
+    for name, maps in (("first_layer", first_layer), ("second_layer", second_layer)):
+        if np.ndim(maps) != 4 or np.shape(maps)[0] != n or np.shape(maps)[2:] != (t, t):
+            raise ValueError(
+                f"{name} must be attention maps (N, H, {t}, {t}) with N = {n}, got {describe(maps)}"
+            )
+    values = np.arange(1, 2 * pairs, 2)  # positions of v1 .. vP; their keys sit just before
+    previous = (first_layer[:, :, values].argmax(-1) == values - 1).mean(axis=(0, 2))
+    asked = (x[:, 0 : 2 * pairs : 2] == x[:, -1:]).argmax(axis=1)  # which pair was asked
+    stored_at = 2 * asked + 1  # (N,): the position of its value
+    last = second_layer[:, :, -1]  # (N, H, T): what the query key attends to
+    matching = (last.argmax(-1) == stored_at[:, None]).mean(axis=0)
+    mass = last[np.arange(n), :, stored_at].mean(axis=0)
+    return {"previous": previous, "matching": matching, "mass": mass}

@@ -84,6 +84,18 @@ class Transformer(nn.Module):
         return self.head(self.norm(x))  # (N, T, V)
 
 
+class LastPosition(nn.Module):
+    """The logits of ``model``'s last position, (N, V) from (N, T, V): the answer to a
+    question asked at the end of the sequence, as in associative recall."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.model(ids)[:, -1]
+
+
 @torch.no_grad()
 def attention_maps(model: Transformer, ids: np.ndarray) -> list[np.ndarray]:
     """The attention weights of every block for token ids (N, T): a list of (N, H, T, T).
