@@ -334,7 +334,7 @@ def test_synthesis_is_seeded_and_speakers_differ() -> None:
     other = audio.make_keywords(speakers, seed=6)
     np.testing.assert_array_equal(first.x, again.x)
     assert not np.allclose(first.x, other.x)
-    assert first.x.shape == (30, 4000) and first.x.dtype == np.float32
+    assert first.x.shape == (30, int(0.62 * audio.SAMPLE_RATE)) and first.x.dtype == np.float32
     assert sorted(set(first.y)) == list(range(10)) and sorted(set(first.speaker)) == [0, 1, 2]
     assert len({s.f0 for s in speakers}) == 3
 
@@ -409,3 +409,14 @@ def test_bad_input_is_named(rng) -> None:
         audio.make_keywords([])
     with pytest.raises(ValueError, match="min_syllables"):
         audio.make_syllable_strings(3, min_syllables=5, max_syllables=2)
+
+
+def test_batched_synthesis_equals_one_at_a_time() -> None:
+    speakers = audio.random_speakers(3, seed=2)  # different lengths: padding must not leak
+    utterances = [(("s", "i"), speakers[0]), (("k", "ɑ"), speakers[1]), (("m", "u"), speakers[2])]
+    batched, edges = audio.synthesize_many(utterances, rng=np.random.default_rng(7))
+    one_rng = np.random.default_rng(7)
+    for (phones, speaker), wave, edge in zip(utterances, batched, edges):
+        alone, alone_edges = audio.synthesize(phones, speaker, rng=one_rng)
+        np.testing.assert_allclose(wave, alone, atol=1e-12)
+        np.testing.assert_array_equal(edge, alone_edges)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import lfilter
 
-from dltutor.checks import check_number, check_positive_int, check_seed, describe
+from dltutor.checks import as_float_array, check_number, check_positive_int, check_seed, describe
 
 SAMPLE_RATE = 8000  # Hz: telephone quality, enough for three formants and [s]
 BLOCK = 40  # samples (5 ms at 8 kHz) over which the formants are held constant
@@ -70,7 +70,7 @@ CONSONANTS: dict[str, Consonant] = {
     "m": Consonant("nasal", 0.08, formants=(250.0, 1100.0, 2300.0)),
     "n": Consonant("nasal", 0.08, formants=(250.0, 1700.0, 2600.0)),
 }
-VOWEL_DURATION = 0.19  # seconds at speed 1
+VOWEL_DURATION = 0.16  # seconds at speed 1
 
 WORDS: dict[str, tuple[str, ...]] = {
     "see": ("s", "i"),
@@ -78,13 +78,14 @@ WORDS: dict[str, tuple[str, ...]] = {
     "she": ("ʃ", "i"),
     "shoe": ("ʃ", "u"),
     "tea": ("t", "i"),
-    "two": ("t", "u"),
     "key": ("k", "i"),
-    "car": ("k", "ɑ"),
-    "me": ("m", "i"),
-    "gnaw": ("n", "ɔ"),
+    "mika": ("m", "i", "k", "ɑ"),
+    "kami": ("k", "ɑ", "m", "i"),  # the sounds of "mika" in another order
+    "tusi": ("t", "u", "s", "i"),
+    "situ": ("s", "i", "t", "u"),  # the sounds of "tusi" in another order
 }
-"""Ten keywords as phones: a consonant and a vowel each."""
+"""Ten keywords as phones: six of one syllable, and two pairs of the same two syllables in
+either order, which only a model that hears the order can tell apart."""
 
 SYLLABLES: tuple[str, ...] = ("si", "sɑ", "su", "ti", "tɑ", "tu", "mi", "mɑ", "mu")
 """The units of the transcription task; label ``k`` (1-based, 0 is CTC's blank) is
@@ -142,35 +143,52 @@ def resonator(
 def _formant_cascade(source: np.ndarray, formants: np.ndarray, sample_rate: int) -> np.ndarray:
     """Run ``source`` (N, L) through the four resonators whose frequencies follow
     ``formants`` (4, N, L), sample by sample (the coefficients change every sample), all N
-    utterances at once."""
-    coefficients = [  # per resonator, (A, B, C) each (L, N)
-        resonator_coefficients(frequency.T, bandwidth, sample_rate)
-        for frequency, bandwidth in zip(formants, BANDWIDTHS)
-    ]
-    source_by_time = np.ascontiguousarray(source.T)  # (L, N)
-    output = np.empty_like(source_by_time)
-    last = [np.zeros(len(source)) for _ in coefficients]  # y_{n-1} of each resonator
-    before = [np.zeros(len(source)) for _ in coefficients]  # y_{n-2}
-    for n in range(len(source_by_time)):
-        signal = source_by_time[n]
-        for k, (a, b, c) in enumerate(coefficients):  # each filters the previous output
-            signal = a[n] * signal + b[n] * last[k] + c[n] * before[k]
-            before[k], last[k] = last[k], signal
-        output[n] = signal
+    utterances at once.
+
+    Pipelined: at step n resonator k works on sample n - k, whose input — resonator k - 1's
+    output at n - k — the step before produced; so one vector operation advances all four.
+    """
+    stages, (n, length) = len(BANDWIDTHS), source.shape
+    a, b = np.zeros((2, length + stages - 1, n, stages))
+    c = np.array([-np.exp(-2 * np.pi * bandwidth / sample_rate) for bandwidth in BANDWIDTHS])
+    for k, (frequency, bandwidth) in enumerate(zip(formants, BANDWIDTHS)):
+        b[k : k + length, :, k] = (  # resonator k runs k steps late
+            2
+            * np.exp(-np.pi * bandwidth / sample_rate)
+            * np.cos(2 * np.pi * frequency.T / sample_rate)
+        )
+        a[k : k + length, :, k] = 1 - b[k : k + length, :, k] - c[k]
+    inputs = np.zeros((length + stages - 1, n))
+    inputs[:length] = source.T
+    output = np.empty((length, n))
+    last = np.zeros((n, stages))  # each resonator's previous output
+    before = np.zeros((n, stages))  # and the one before that
+    for step in range(length + stages - 1):
+        fed = np.concatenate([inputs[step][:, None], last[:, :-1]], axis=1)  # (N, 4)
+        current = a[step] * fed + b[step] * last + c * before
+        before, last = last, current
+        if step >= stages - 1:
+            output[step - stages + 1] = current[:, -1]
     return output.T
 
 
-def add_noise(signal: np.ndarray, snr_db: float, rng: np.random.Generator | int = 0) -> np.ndarray:
-    r"""``signal`` plus white Gaussian noise at ``snr_db``: :math:`10\log_{10}(P_s/P_n)`.
+def add_noise(
+    signal: np.ndarray, snr_db: float | np.ndarray, rng: np.random.Generator | int = 0
+) -> np.ndarray:
+    r"""``signal`` (..., L) plus white Gaussian noise at ``snr_db``: :math:`10\log_{10}(P_s/P_n)`.
 
     :math:`P` is the mean square over the last axis, so every row of a batch gets its own
-    noise level.
+    noise level; ``snr_db`` is one number or one per row (``signal.shape[:-1]``).
     """
-    snr_db = check_number(snr_db, "snr_db")
+    snr = as_float_array(snr_db, "snr_db")
+    signal = as_float_array(signal, "signal")
+    if snr.ndim > 0 and snr.shape != signal.shape[:-1]:
+        raise ValueError(
+            f"snr_db must be a number or one per row {signal.shape[:-1]}, got {describe(snr)}"
+        )
     rng = np.random.default_rng(rng) if isinstance(rng, int) else rng
-    signal = np.asarray(signal, dtype=np.float64)
     power = np.mean(signal**2, axis=-1, keepdims=True)
-    noise = rng.standard_normal(signal.shape) * np.sqrt(power / 10 ** (snr_db / 10))
+    noise = rng.standard_normal(signal.shape) * np.sqrt(power / 10 ** (snr[..., None] / 10))
     return signal + noise
 
 
@@ -271,16 +289,17 @@ def synthesize_many(
     lengths = [len(t.source) for t in tracks]
     longest = max(lengths)
     source = np.zeros((len(tracks), longest))
-    formants = np.full((4, len(tracks), longest), 1000.0)  # any valid frequency after the end
+    formants = np.empty((4, len(tracks), longest))
     for row, track in enumerate(tracks):
         source[row, : lengths[row]] = track.source
         formants[:, row, : lengths[row]] = track.formants
+        formants[:, row, lengths[row] :] = track.formants[:, -1:]  # held: no jump, no click
     voiced = _formant_cascade(source, formants, sample_rate)
     voiced = np.diff(voiced, axis=1, prepend=0.0)  # radiation at the lips: a first difference
-    voiced /= np.abs(voiced).max(axis=1, keepdims=True) + 1e-12
     waveforms = []
     for row, track in enumerate(tracks):
-        wave = voiced[row, : lengths[row]] + track.noise
+        wave = voiced[row, : lengths[row]]
+        wave = wave / (np.abs(wave).max() + 1e-12) + track.noise
         waveforms.append(0.5 * wave / np.abs(wave).max())
     return waveforms, [t.edges for t in tracks]
 
@@ -317,7 +336,7 @@ class KeywordSet:
 def make_keywords(
     speakers: Sequence[Speaker],
     repeats: int = 1,
-    duration: float = 0.5,
+    duration: float = 0.62,
     snr_db: float | None = None,
     sample_rate: int = SAMPLE_RATE,
     seed: int = 0,
