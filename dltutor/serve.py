@@ -9,13 +9,27 @@ holds the whole computation. ::
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import statistics
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dltutor.checks import check_positive_int, describe
+
+
+def median_seconds(function: Callable[[], Any], repeats: int = 20) -> float:
+    """The median wall time of ``function()`` over ``repeats`` calls, after one warm-up call."""
+    repeats = check_positive_int(repeats, "repeats")
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 class Predictor:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
@@ -25,9 +27,23 @@ from dltutor.checks import as_float_array, check_choice, describe
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        yield
+    """Silence Python's warnings and prints, and the converter's C++ lines on the file
+    descriptors 1 and 2 (which ``redirect_stdout`` cannot reach)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for descriptor in (*saved, null):
+            os.close(descriptor)
 
 
 def plain(model: keras.Model) -> keras.Model:
@@ -133,14 +149,14 @@ def to_tflite(
         return bytes(converter.convert())
 
 
-def tflite_predict(flat_buffer: bytes, x: np.ndarray) -> np.ndarray:
-    """Run a TensorFlow Lite model on the batch ``x`` (its batch size set to ``len(x)``).
+def tflite_runner(flat_buffer: bytes) -> Callable[[np.ndarray], np.ndarray]:
+    """A function that runs the TensorFlow Lite model on a batch, NumPy in and out.
 
+    It keeps one interpreter and resizes its input only when the batch size changes.
     ``tf.lite.Interpreter`` is deprecated in TensorFlow 2.21 in favour of the separate
     ``ai_edge_litert`` package; it still runs, and its warning is silenced here. The
     default XNNPACK delegate is left out (the built-in kernels, and no log line).
     """
-    x = as_float_array(x, "x").astype(np.float32)
     with _quiet():
         interpreter = tf.lite.Interpreter(
             model_content=flat_buffer,
@@ -149,12 +165,28 @@ def tflite_predict(flat_buffer: bytes, x: np.ndarray) -> np.ndarray:
             ),
         )
     (details,) = interpreter.get_input_details()
-    if tuple(details["shape"][1:]) != x.shape[1:]:
-        raise ValueError(
-            f"x must have shape (N, {', '.join(map(str, details['shape'][1:]))}), got {describe(x)}"
-        )
-    interpreter.resize_tensor_input(details["index"], list(x.shape))
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(details["index"], x)
-    interpreter.invoke()
-    return np.array(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
+    output_index = interpreter.get_output_details()[0]["index"]
+    row_shape = tuple(int(n) for n in details["shape"][1:])
+    allocated = [-1]  # the batch size the tensors are allocated for
+
+    def run(x: np.ndarray) -> np.ndarray:
+        x = as_float_array(x, "x").astype(np.float32)
+        if x.shape[1:] != row_shape:
+            raise ValueError(
+                f"x must have shape (N, {', '.join(map(str, row_shape))}), got {describe(x)}"
+            )
+        if len(x) != allocated[0]:
+            interpreter.resize_tensor_input(details["index"], list(x.shape))
+            interpreter.allocate_tensors()
+            allocated[0] = len(x)
+        interpreter.set_tensor(details["index"], x)
+        interpreter.invoke()
+        return np.array(interpreter.get_tensor(output_index))
+
+    run.interpreter = interpreter  # type: ignore[attr-defined]
+    return run
+
+
+def tflite_predict(flat_buffer: bytes, x: np.ndarray) -> np.ndarray:
+    """Run a TensorFlow Lite model once on the batch ``x`` (see :func:`tflite_runner`)."""
+    return tflite_runner(flat_buffer)(x)

@@ -12,10 +12,8 @@ import contextlib
 import copy
 import io
 import logging
-import statistics
-import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -246,18 +244,6 @@ def quantize_onnx_static(
             activation_type=quantization.QuantType.QUInt8,
         )
     return Path(target)
-
-
-def median_seconds(function: Callable[[], Any], repeats: int = 20) -> float:
-    """The median wall time of ``function()`` over ``repeats`` calls, after one warm-up call."""
-    repeats = check_positive_int(repeats, "repeats")
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 # --- pruning and distillation ------------------------------------------------------------
