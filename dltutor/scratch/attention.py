@@ -71,14 +71,16 @@ def attention_backward(
 
     With :math:`G = \partial L/\partial Y`: :math:`\partial L/\partial V = A^\top G`,
     :math:`\partial L/\partial A = G V^\top`, through the softmax of each row
-    :math:`\partial L/\partial S = A \odot (\partial L/\partial A - \sum_j A \odot \partial L/\partial A)`,
+    :math:`(\partial L/\partial S)_{ij} = A_{ij}\big((G V^\top)_{ij} - \sum_k A_{ik} (G V^\top)_{ik}\big)`
+    — the sum is one number per row i, the same for every j —
     then :math:`\partial L/\partial Q = \partial L/\partial S \, K / \sqrt d` and
     :math:`\partial L/\partial K = (\partial L/\partial S)^\top Q / \sqrt d`. Masked weights are 0,
     so no gradient reaches a masked score.
     """
     grad_v = weights.swapaxes(-1, -2) @ grad_y  # (..., S, d_v)
     grad_weights = grad_y @ v.swapaxes(-1, -2)  # (..., T, S)
-    grad_scores = weights * (grad_weights - (weights * grad_weights).sum(axis=-1, keepdims=True))
+    row_sum = (weights * grad_weights).sum(axis=-1, keepdims=True)  # (..., T, 1): per row i
+    grad_scores = weights * (grad_weights - row_sum)  # (..., T, S)
     scale = 1.0 / np.sqrt(q.shape[-1])
     return grad_scores @ k * scale, grad_scores.swapaxes(-1, -2) @ q * scale, grad_v
 
