@@ -157,3 +157,35 @@ class TwoTower(Layer):
         u = self.user_tower.forward(np.arange(self.num_users))  # (U, D)
         v = self.item_tower.forward(np.arange(self.num_items))  # (I, D)
         return self.mean + u @ v.T
+
+
+def picked_and_liked(
+    predicted: np.ndarray, item_counts: np.ndarray, threshold: float, spread: float
+) -> np.ndarray:
+    r"""Rank scores for "the user will rate item i *and* rate it at least ``threshold``".
+
+    A held-out item counts as a hit only if the user picked it and liked it. Taking the
+    two as independent, with the chance of a pick estimated by the item's share of the
+    training ratings and the rating as the prediction plus Gaussian noise of sd
+    ``spread``:
+
+    .. math::
+
+        s_{ui} = \log \frac{n_i + 1}{\sum_j (n_j + 1)}
+                 + \log \Phi\Big(\frac{\hat r_{ui} - \text{threshold}}{\text{spread}}\Big).
+
+    ``predicted`` (U, I) ratings, ``item_counts`` (I,) training ratings per item; returns
+    (U, I) log-probabilities (higher ranks first).
+    """
+    from scipy.special import log_ndtr
+
+    predicted = as_float_array(predicted, "predicted", ndim=2)
+    counts = as_float_array(item_counts, "item_counts", ndim=1)
+    if counts.shape[0] != predicted.shape[1] or (counts < 0).any():
+        raise ValueError(
+            f"item_counts must be {predicted.shape[1]} non-negative counts, got {describe(counts)}"
+        )
+    if not spread > 0:
+        raise ValueError(f"spread must be positive, got {spread!r}")
+    pick = np.log((counts + 1.0) / (counts + 1.0).sum())  # (I,)
+    return pick[None, :] + log_ndtr((predicted - threshold) / spread)  # (U, I)

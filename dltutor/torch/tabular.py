@@ -73,13 +73,15 @@ class TabularMLP(nn.Module):
 class TabularClassifier:
     """:class:`TabularMLP` with ``fit(x, y, validation_data)`` and ``predict(x)``: Adam,
     cross-entropy, at most ``epochs`` epochs, stopped ``patience`` epochs after the best
-    validation loss and rolled back to it. ``x`` as for :class:`TabularMLP`."""
+    validation loss and rolled back to it. ``x`` as for :class:`TabularMLP`;
+    ``num_numeric=None`` takes every column but the last ``len(category_sizes)`` as
+    numeric (their number is known only once a pipeline has added its indicators)."""
 
     uses_validation = True
 
     def __init__(
         self,
-        num_numeric: int,
+        num_numeric: int | None,
         category_sizes: Sequence[int] = (),
         *,
         embedding_dim: int = 4,
@@ -115,8 +117,17 @@ class TabularClassifier:
         labels = np.asarray(y)
         if labels.ndim != 1 or labels.dtype.kind not in "iu":
             raise ValueError(f"y must be (N,) integer class labels, got {describe(labels)}")
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] <= len(self.arguments["category_sizes"]):  # type: ignore[arg-type]
+            raise ValueError(
+                f"x must be (N, numeric + {len(self.arguments['category_sizes'])} codes), "  # type: ignore[arg-type]
+                f"got {describe(x)}"
+            )
+        arguments = dict(self.arguments)
+        if arguments["num_numeric"] is None:
+            arguments["num_numeric"] = x.shape[1] - len(arguments["category_sizes"])  # type: ignore[arg-type]
         set_seed(self.seed)
-        self.model = TabularMLP(**self.arguments, outputs=int(labels.max()) + 1)  # type: ignore[arg-type]
+        self.model = TabularMLP(**arguments, outputs=int(labels.max()) + 1)  # type: ignore[arg-type]
         optimizer = torch.optim.Adam(
             self.model.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
         )
@@ -124,7 +135,7 @@ class TabularClassifier:
             self.model,
             nn.CrossEntropyLoss(),
             optimizer,
-            np.asarray(x, dtype=np.float32),
+            x,
             labels,
             epochs=self.epochs,
             batch_size=self.batch_size,
