@@ -1,5 +1,7 @@
 """The training loops learn: real data, real thresholds (the chapters assert the full results)."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -561,6 +563,58 @@ def test_with_penalty_adds_the_gradient_of_the_penalty(rng) -> None:
     assert scratch.penalty(model.parameters(), l1=0.3, l2=0.2) == pytest.approx(expected_value)
 
 
+def test_soft_threshold_is_the_proximal_operator_of_the_l1_norm(rng) -> None:
+    from scipy.optimize import minimize_scalar
+
+    from dltutor.scratch.training import soft_threshold
+
+    w, threshold = rng.standard_normal(20), 0.4
+    ours = soft_threshold(w, threshold)
+    for value, prox in zip(w, ours, strict=True):  # argmin_u ½(u - w)² + t|u|, by a solver
+        found = minimize_scalar(lambda u, v=value: 0.5 * (u - v) ** 2 + threshold * abs(u))
+        assert prox == pytest.approx(found.x, abs=1e-6)
+    assert (ours[np.abs(w) <= threshold] == 0).all()  # exactly zero, not nearly
+    with pytest.raises(ValueError, match="threshold must be a non-negative number, got -1"):
+        soft_threshold(w, -1)
+
+
+def test_proximal_l1_step_soft_thresholds_the_kernels_only(rng) -> None:
+    from dltutor.scratch.training import soft_threshold
+
+    model = scratch.MLP([3, 4, 2], rng=rng)
+    for _, parameter in model.parameters():
+        parameter.grad = np.zeros_like(parameter.value)
+        parameter.value += 0.1  # biases too, to see that they are left alone
+    before = {name: p.value.copy() for name, p in model.parameters()}
+    scratch.WithPenalty(scratch.SGD(0.5), l1=0.2, proximal=True).step(model.parameters())
+    for name, parameter in model.parameters():
+        expected = soft_threshold(before[name], 0.1) if name.endswith("W") else before[name]
+        np.testing.assert_array_equal(parameter.value, expected)
+
+    class NoRate:
+        def step(self, parameters) -> None: ...
+
+    with pytest.raises(TypeError, match="proximal=True needs an optimiser with a learning_rate"):
+        scratch.WithPenalty(NoRate(), l1=0.1, proximal=True)
+
+
+def test_proximal_gradient_descent_finds_scikit_learns_lasso(rng) -> None:
+    from sklearn.linear_model import Lasso
+
+    x = rng.standard_normal((50, 8))
+    y = x @ np.array([2.0, -1.0, 0.0, 0.0, 0.5, 0.0, 0.0, 0.0]) + 0.1 * rng.standard_normal(50)
+    alpha = 0.1  # sklearn: (1 / 2n)‖y − Xw‖² + α‖w‖₁
+    weight = Parameter(np.zeros(8))
+    optimizer = scratch.WithPenalty(scratch.SGD(0.1), l1=alpha, proximal=True)
+    for _ in range(3000):
+        weight.grad = x.T @ (x @ weight.value - y) / len(x)
+        optimizer.step([("W", weight)])
+    lasso = Lasso(alpha=alpha, fit_intercept=False, tol=1e-14, max_iter=100_000).fit(x, y)
+    np.testing.assert_allclose(weight.value, lasso.coef_, atol=1e-9)
+    np.testing.assert_array_equal(weight.value == 0, lasso.coef_ == 0)  # the same zeros
+    assert (weight.value == 0).sum() >= 3
+
+
 def test_early_stopping_restores_the_best_epoch() -> None:
     digits = data.load_digits(seed=0)
     model = scratch.MLP([64, 64, 10], rng=np.random.default_rng(0))
@@ -630,6 +684,90 @@ def test_torch_early_stopping_restores_the_best_epoch() -> None:
             batch_size=8,
             patience=2,
         )
+
+
+# --- the training recipe: the learning-rate range test, event files -----------------------
+
+
+@pytest.mark.torch
+def test_lr_range_test_sweeps_geometric_rates_and_leaves_no_trace() -> None:
+    torch = pytest.importorskip("torch")
+    from dltutor.torch.training import lr_range_test
+
+    digits = data.load_digits(seed=0)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    loss = torch.nn.CrossEntropyLoss()
+    model(torch.zeros(1, 64)).sum().backward()
+    optimizer.step()  # a momentum buffer to keep
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    buffers = copy.deepcopy(optimizer.state_dict())
+    cpu = torch.device("cpu")
+    rates, losses = lr_range_test(
+        model,
+        loss,
+        optimizer,
+        digits.x_train,
+        digits.y_train,
+        start=1e-4,
+        stop=1e3,
+        steps=60,
+        device=cpu,
+    )
+    np.testing.assert_allclose(rates, 1e-4 * (1e7) ** (np.arange(len(rates)) / 59), rtol=1e-12)
+    assert 5 < len(losses) < 60  # a rate of 1000 diverges: the test stopped
+    assert losses[-1] > 4 * losses.min() or not np.isfinite(losses[-1])
+    assert losses.min() < losses[0]  # some rates in between did learn
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    assert torch.equal(
+        optimizer.state_dict()["state"][0]["momentum_buffer"],
+        buffers["state"][0]["momentum_buffer"],
+    )
+    assert optimizer.param_groups[0]["lr"] == 0.1
+    with pytest.raises(ValueError, match="need 0 < start < stop, got start=1.0 and stop=0.1"):
+        lr_range_test(model, loss, optimizer, digits.x_val, digits.y_val, start=1.0, stop=0.1)
+    with pytest.raises(ValueError, match="x and y"):
+        lr_range_test(model, loss, optimizer, digits.x_val, digits.y_val[:-1])
+
+
+@pytest.mark.keras
+def test_read_scalars_gets_back_what_keras_and_tf_summary_wrote(tmp_path) -> None:
+    pytest.importorskip("tensorflow")
+    import keras
+    import tensorflow as tf
+
+    from dltutor.keras.training import read_scalars
+
+    writer = tf.summary.create_file_writer(str(tmp_path / "run"))
+    with writer.as_default():
+        for step in range(5):
+            tf.summary.scalar("loss", 1.0 / (step + 1), step=step)
+    writer.close()
+    scalars = read_scalars(tmp_path)
+    steps, values = scalars["run/loss"]
+    np.testing.assert_array_equal(steps, np.arange(5))
+    np.testing.assert_allclose(values, 1.0 / np.arange(1, 6), rtol=1e-7)
+
+    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((8, 3), "float32"), np.zeros((8, 1), "float32")
+    history = model.fit(
+        x,
+        y,
+        epochs=3,
+        verbose=0,
+        validation_data=(x, y),
+        callbacks=[keras.callbacks.TensorBoard(str(tmp_path / "keras"))],
+    )
+    scalars = read_scalars(tmp_path / "keras")
+    np.testing.assert_allclose(scalars["train/epoch_loss"][1], history.history["loss"], rtol=1e-6)
+    np.testing.assert_allclose(
+        scalars["validation/epoch_loss"][1], history.history["val_loss"], rtol=1e-6
+    )
+    with pytest.raises(ValueError, match="no event files under"):
+        read_scalars(tmp_path / "nothing")
 
 
 # --- integrated gradients ----------------------------------------------------------------------

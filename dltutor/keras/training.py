@@ -1,4 +1,4 @@
-"""Training in practice with Keras: integrated gradients by ``tf.GradientTape``.
+"""Training in practice with Keras: integrated gradients by ``tf.GradientTape``, TensorBoard logs read back.
 
 The optimisers, schedules, dropout and batch normalisation are Keras' own
 (``keras.optimizers``, their ``schedules``, ``Dropout``, ``BatchNormalization``); the
@@ -7,6 +7,8 @@ tests step them side by side with :mod:`dltutor.scratch.optim` and
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -32,3 +34,45 @@ def integrated_gradients(
     """
     labels = as_label_array(classes, "classes")
     return _integrate(lambda points: input_gradients(model, points, labels), x, baseline, steps)
+
+
+def read_scalars(logdir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The scalars of every TensorBoard event file under ``logdir``: name → (steps, values).
+
+    Reads what ``keras.callbacks.TensorBoard``, ``tf.summary.scalar`` or PyTorch's
+    ``SummaryWriter`` wrote, with TensorBoard's own ``EventAccumulator``, so a notebook can
+    plot a run from its logs. A name is the event file's folder relative to ``logdir``
+    and the tag, ``"train/epoch_loss"`` (the tag alone for files directly in ``logdir``).
+    TensorFlow 2 stores scalars as tensors; both kinds are read.
+    """
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util.tensor_util import make_ndarray
+
+    root = Path(logdir)
+    folders = sorted({path.parent for path in root.rglob("events.out.tfevents.*")})
+    if not folders:
+        raise ValueError(
+            f"no event files under {str(root)!r}: pass the log_dir that "
+            "keras.callbacks.TensorBoard or a SummaryWriter wrote to"
+        )
+    scalars: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for folder in folders:
+        events = EventAccumulator(str(folder), size_guidance={"scalars": 0, "tensors": 0})
+        events.Reload()
+        prefix = "" if folder == root else f"{folder.relative_to(root).as_posix()}/"
+        tags = events.Tags()
+        for tag in tags["scalars"]:
+            points = events.Scalars(tag)
+            scalars[prefix + tag] = (
+                np.array([p.step for p in points]),
+                np.array([p.value for p in points]),
+            )
+        for tag in tags["tensors"]:
+            points = events.Tensors(tag)
+            values = [make_ndarray(p.tensor_proto) for p in points]
+            if all(value.ndim == 0 and value.dtype.kind == "f" for value in values):
+                scalars[prefix + tag] = (
+                    np.array([p.step for p in points]),
+                    np.array([float(value) for value in values]),
+                )
+    return scalars
