@@ -347,3 +347,22 @@ def test_keras_files_and_exports(digits, tmp_path) -> None:
         deploy.tflite_predict(deploy.to_tflite(model), x[:, :, :4])
     with pytest.raises(ValueError, match="needs calibration"):
         deploy.to_tflite(model, "int8")
+
+
+def test_dynamic_int8_lstm_is_close_to_float(rng) -> None:
+    torch = pytest.importorskip("torch")
+    import dltutor.torch as dtorch
+    from dltutor.torch import deploy
+
+    torch.manual_seed(0)
+    model = dtorch.RecurrentNet("lstm", 3, 16, 2).eval()
+    quantized = deploy.quantize_dynamic_int8(model)
+    kinds = {type(m).__module__ for m in quantized.modules()}
+    assert "torch.ao.nn.quantized.dynamic.modules.rnn" in kinds  # the LSTM was swapped
+    x = rng.standard_normal((8, 12, 3)).astype(np.float32)  # (N, T, features)
+    reference = dtorch.predict(model, x)
+    with torch.no_grad():
+        out = quantized(torch.as_tensor(x)).numpy()
+    # an int8 step of the largest weight is max|w| / 127; the outputs stay within a few
+    step = max(float(p.detach().abs().max()) for p in model.parameters()) / 127
+    assert np.abs(out - reference).max() < 3 * step  # measured 0.33 steps
