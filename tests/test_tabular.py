@@ -368,3 +368,39 @@ def test_top_k_metrics_on_a_hand_case() -> None:
         top_k_metrics(scores, relevant, relevant)
     with pytest.raises(ValueError, match="no user"):
         top_k_metrics(scores, np.zeros_like(seen), seen)
+
+
+def test_specs_refuse_bad_arguments() -> None:
+    from dltutor.scratch.recommend import TwoTowerSpec
+    from dltutor.scratch.tabular import TabularSpec, tabular_spec
+
+    assert tabular_spec(3, [4, 5], hidden=[8]).joined_width == 3 + 2 * 4
+    with pytest.raises(ValueError, match="num_numeric must be ≥ 0"):
+        TabularSpec(-1)
+    with pytest.raises(TypeError, match="num_numeric must be an integer"):
+        TabularSpec(2.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least one numeric or categorical"):
+        TabularSpec(0)
+    with pytest.raises(ValueError, match="dropout"):
+        TabularSpec(2, dropout=1.0)
+    with pytest.raises(ValueError, match="category size"):
+        TabularSpec(2, (3, 0))
+    with pytest.raises(ValueError, match="hidden"):
+        TwoTowerSpec(5, 4, hidden=0)
+
+
+def test_picked_and_liked_is_the_log_probability_of_both() -> None:
+    from scipy.stats import norm
+
+    from dltutor.scratch.recommend import picked_and_liked
+
+    predicted = np.array([[3.0, 4.5, 5.0], [2.0, 4.0, 3.5]])
+    counts = np.array([10.0, 0.0, 4.0])
+    scores = picked_and_liked(predicted, counts, 4.0, 0.5)
+    pick = (counts + 1) / (counts + 1).sum()
+    expected = np.log(pick * norm.cdf((predicted - 4.0) / 0.5))
+    np.testing.assert_allclose(scores, expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="item_counts must be 3"):
+        picked_and_liked(predicted, counts[:2], 4.0, 0.5)
+    with pytest.raises(ValueError, match="spread"):
+        picked_and_liked(predicted, counts, 4.0, 0.0)

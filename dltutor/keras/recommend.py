@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from dltutor.checks import check_positive_int
+from dltutor.scratch.recommend import TwoTowerSpec
 
 
 class Tower(keras.Model):
@@ -42,9 +43,13 @@ class TwoTower(keras.Model):
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
-        self.num_users, self.num_items, self.mean = num_users, num_items, float(mean)
-        self.user_tower = Tower(num_users, embedding_dim, hidden, output_dim)
-        self.item_tower = Tower(num_items, embedding_dim, hidden, output_dim)
+        self.spec = spec = TwoTowerSpec(
+            num_users, num_items, embedding_dim, hidden, output_dim, mean
+        )
+        self.num_users, self.num_items, self.mean = spec.num_users, spec.num_items, spec.mean
+        sizes = (spec.embedding_dim, spec.hidden, spec.output_dim)
+        self.user_tower = Tower(spec.num_users, *sizes)
+        self.item_tower = Tower(spec.num_items, *sizes)
         self(np.zeros((1, 2), dtype=np.int32))  # build the weights
 
     def call(self, x):

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import keras
 
-from dltutor.checks import check_positive_int
+from dltutor.scratch.tabular import tabular_spec
 
 
 class TabularMLP(keras.Model):
@@ -31,24 +31,22 @@ class TabularMLP(keras.Model):
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
-        self.num_numeric = int(num_numeric)
-        if self.num_numeric < 0:
-            raise ValueError(f"num_numeric must be ≥ 0, got {num_numeric}")
-        self.category_sizes = [check_positive_int(s, "category size") for s in category_sizes]
-        embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
-        if self.num_numeric + len(self.category_sizes) == 0:
-            raise ValueError("the model needs at least one numeric or categorical column")
+        self.spec = tabular_spec(
+            num_numeric, category_sizes, embedding_dim, hidden, outputs, batch_norm, dropout
+        )
+        self.num_numeric = self.spec.num_numeric
         self.embeddings = [
-            keras.layers.Embedding(size, embedding_dim) for size in self.category_sizes
+            keras.layers.Embedding(size, self.spec.embedding_dim)
+            for size in self.spec.category_sizes
         ]
         self.body = []
-        for size in hidden:
-            self.body.append(keras.layers.Dense(check_positive_int(size, "hidden size"), "relu"))
+        for size in self.spec.hidden:
+            self.body.append(keras.layers.Dense(size, "relu"))
             if batch_norm:
                 self.body.append(keras.layers.BatchNormalization())
             if dropout > 0:
                 self.body.append(keras.layers.Dropout(dropout))
-        self.head = keras.layers.Dense(check_positive_int(outputs, "outputs"))
+        self.head = keras.layers.Dense(self.spec.outputs)
 
     def call(self, x, training=None):
         numeric = x[:, : self.num_numeric]  # (N, num_numeric)

@@ -14,6 +14,8 @@ could enter there. Scoring every item for a user is one matrix product either wa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from dltutor.checks import as_float_array, as_index_array, check_positive_int, describe
@@ -95,12 +97,37 @@ class MatrixFactorization(Layer):
         )
 
 
+@dataclass(frozen=True)
+class TwoTowerSpec:
+    """The two-tower model the scratch, PyTorch and Keras ``TwoTower`` build: per side an
+    embedding of ``embedding_dim``, a ReLU layer of ``hidden`` units and a linear layer to
+    ``output_dim``; the score is ``mean`` plus the dot product of the two outputs."""
+
+    num_users: int
+    num_items: int
+    embedding_dim: int = 16
+    hidden: int = 32
+    output_dim: int = 16  # the dot product's dimension: as many as the factors need
+    mean: float = 0.0  # the training ratings' mean, so the towers learn deviations
+
+    def __post_init__(self) -> None:
+        for name in ("num_users", "num_items", "embedding_dim", "hidden", "output_dim"):
+            check_positive_int(getattr(self, name), name)
+        object.__setattr__(self, "mean", float(self.mean))
+
+
 class Tower(Layer):
     r"""One side of a two-tower model: :math:`t(\text{id}) = \mathrm{ReLU}(E_{\text{id}}
     W_1 + b_1)\, W_2 + b_2`, an embedding then two linear layers. (N,) ids → (N, D)."""
 
     def __init__(
-        self, count: int, embedding_dim: int, hidden: int, output_dim: int, *, rng=None
+        self,
+        count: int,
+        embedding_dim: int,
+        hidden: int,
+        output_dim: int,
+        *,
+        rng: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
         rng = np.random.default_rng(rng)
@@ -135,16 +162,14 @@ class TwoTower(Layer):
         rng: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
+        self.spec = spec = TwoTowerSpec(
+            num_users, num_items, embedding_dim, hidden, output_dim, mean
+        )
         rng = np.random.default_rng(rng)
-        self.num_users = check_positive_int(num_users, "num_users")
-        self.num_items = check_positive_int(num_items, "num_items")
-        self.mean = float(mean)
-        self.user_tower = self.add_layer(
-            "user_tower", Tower(num_users, embedding_dim, hidden, output_dim, rng=rng)
-        )
-        self.item_tower = self.add_layer(
-            "item_tower", Tower(num_items, embedding_dim, hidden, output_dim, rng=rng)
-        )
+        self.num_users, self.num_items, self.mean = spec.num_users, spec.num_items, spec.mean
+        sizes = (spec.embedding_dim, spec.hidden, spec.output_dim)
+        self.user_tower = self.add_layer("user_tower", Tower(spec.num_users, *sizes, rng=rng))
+        self.item_tower = self.add_layer("item_tower", Tower(spec.num_items, *sizes, rng=rng))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         users, items = _pairs(x, self.num_users, self.num_items)

@@ -9,7 +9,8 @@ whose outputs the tests compare with these.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -238,3 +239,71 @@ def _fit_candidate(candidate: Any, split: Any) -> Callable[[np.ndarray], np.ndar
         validation_data=(transform(split.x_val), split.y_val),
     )
     return lambda x: last.predict(transform(x))
+
+
+# --- the MLP for tables, described once for the PyTorch and Keras twins ------------------
+
+
+@dataclass(frozen=True)
+class TabularSpec:
+    """The MLP for tables that ``dltutor.torch.tabular.TabularMLP`` and
+    ``dltutor.keras.tabular.TabularMLP`` build: ``num_numeric`` numeric columns, then one
+    column of integer codes per entry of ``category_sizes``, each embedded in
+    ``embedding_dim`` dimensions; ``hidden`` ReLU layers, each followed by batch
+    normalisation if ``batch_norm`` and dropout if ``dropout`` > 0; ``outputs`` logits.
+    """
+
+    num_numeric: int
+    category_sizes: tuple[int, ...] = ()
+    embedding_dim: int = 4  # Guo and Berkhahn used 1 to 10 for their columns
+    hidden: tuple[int, ...] = (64, 64)  # two layers: enough for tables of this size
+    outputs: int = 2
+    batch_norm: bool = False
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.num_numeric, bool) or not isinstance(self.num_numeric, int):
+            raise TypeError(f"num_numeric must be an integer, got {describe(self.num_numeric)}")
+        if self.num_numeric < 0:
+            raise ValueError(f"num_numeric must be ≥ 0, got {self.num_numeric}")
+        sizes = tuple(check_positive_int(size, "category size") for size in self.category_sizes)
+        object.__setattr__(self, "category_sizes", sizes)
+        hidden = tuple(check_positive_int(size, "hidden size") for size in self.hidden)
+        object.__setattr__(self, "hidden", hidden)
+        check_positive_int(self.embedding_dim, "embedding_dim")
+        check_positive_int(self.outputs, "outputs")
+        if self.num_numeric + len(sizes) == 0:
+            raise ValueError("the model needs at least one numeric or categorical column")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout!r}")
+
+    @property
+    def input_width(self) -> int:
+        """Columns of the input: numeric, then one code per categorical column."""
+        return self.num_numeric + len(self.category_sizes)
+
+    @property
+    def joined_width(self) -> int:
+        """Width of the numeric columns and the embeddings side by side."""
+        return self.num_numeric + self.embedding_dim * len(self.category_sizes)
+
+
+def tabular_spec(
+    num_numeric: int,
+    category_sizes: Sequence[int] = (),
+    embedding_dim: int = 4,
+    hidden: Sequence[int] = (64, 64),
+    outputs: int = 2,
+    batch_norm: bool = False,
+    dropout: float = 0.0,
+) -> TabularSpec:
+    """A :class:`TabularSpec` from any sequences (the twins' constructors call this)."""
+    return TabularSpec(
+        num_numeric,
+        tuple(category_sizes),
+        embedding_dim,
+        tuple(hidden),
+        outputs,
+        batch_norm,
+        dropout,
+    )

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from dltutor.checks import check_positive_int
+from dltutor.scratch.recommend import TwoTowerSpec
 
 
 class Tower(nn.Module):
@@ -38,9 +39,13 @@ class TwoTower(nn.Module):
         mean: float = 0.0,
     ) -> None:
         super().__init__()
-        self.num_users, self.num_items, self.mean = num_users, num_items, float(mean)
-        self.user_tower = Tower(num_users, embedding_dim, hidden, output_dim)
-        self.item_tower = Tower(num_items, embedding_dim, hidden, output_dim)
+        self.spec = spec = TwoTowerSpec(
+            num_users, num_items, embedding_dim, hidden, output_dim, mean
+        )
+        self.num_users, self.num_items, self.mean = spec.num_users, spec.num_items, spec.mean
+        sizes = (spec.embedding_dim, spec.hidden, spec.output_dim)
+        self.user_tower = Tower(spec.num_users, *sizes)
+        self.item_tower = Tower(spec.num_items, *sizes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 2 or x.shape[1] != 2 or x.dtype != torch.long:

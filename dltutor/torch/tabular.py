@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from dltutor.checks import check_positive_int, describe
+from dltutor.checks import describe
+from dltutor.scratch.tabular import tabular_spec
 from dltutor.torch.device import get_device, set_seed
 from dltutor.torch.train import fit, predict
 
@@ -38,30 +39,26 @@ class TabularMLP(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        self.num_numeric = int(num_numeric)
-        if self.num_numeric < 0:
-            raise ValueError(f"num_numeric must be ≥ 0, got {num_numeric}")
-        self.category_sizes = [check_positive_int(s, "category size") for s in category_sizes]
-        embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
-        self.embeddings = nn.ModuleList(
-            nn.Embedding(size, embedding_dim) for size in self.category_sizes
+        self.spec = tabular_spec(
+            num_numeric, category_sizes, embedding_dim, hidden, outputs, batch_norm, dropout
         )
-        width = self.num_numeric + embedding_dim * len(self.category_sizes)
-        if width == 0:
-            raise ValueError("the model needs at least one numeric or categorical column")
-        layers: list[nn.Module] = []
-        for size in hidden:
-            layers += [nn.Linear(width, check_positive_int(size, "hidden size")), nn.ReLU()]
+        self.num_numeric = self.spec.num_numeric
+        self.embeddings = nn.ModuleList(
+            nn.Embedding(size, self.spec.embedding_dim) for size in self.spec.category_sizes
+        )
+        width, layers = self.spec.joined_width, []
+        for size in self.spec.hidden:
+            layers += [nn.Linear(width, size), nn.ReLU()]
             if batch_norm:
                 layers.append(nn.BatchNorm1d(size))
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             width = size
-        layers.append(nn.Linear(width, check_positive_int(outputs, "outputs")))
+        layers.append(nn.Linear(width, self.spec.outputs))
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        expected = self.num_numeric + len(self.category_sizes)
+        expected = self.spec.input_width
         if x.ndim != 2 or x.shape[1] != expected:
             raise ValueError(f"x must be (N, {expected}), got shape {tuple(x.shape)}")
         numeric = x[:, : self.num_numeric]  # (N, num_numeric)
