@@ -171,6 +171,9 @@ def test_runtimes_are_not_imported_by_the_package() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+    light = "import sys, dltutor.serve, dltutor.scratch.quantize; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", light], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr  # serving needs no framework
 
 
 def test_a_missing_runtime_names_the_extra() -> None:
@@ -366,3 +369,35 @@ def test_dynamic_int8_lstm_is_close_to_float(rng) -> None:
     # an int8 step of the largest weight is max|w| / 127; the outputs stay within a few
     step = max(float(p.detach().abs().max()) for p in model.parameters()) / 127
     assert np.abs(out - reference).max() < 3 * step  # measured 0.33 steps
+
+
+def test_quantization_aware_training_at_16_bits_is_plain_training(rng) -> None:
+    x, y = rng.standard_normal((40, 5)), rng.integers(0, 3, size=40)
+    plain = scratch.MLP([5, 8, 3], rng=np.random.default_rng(0))
+    aware = scratch.MLP([5, 8, 3], rng=np.random.default_rng(0))
+    scratch.fit(plain, scratch.CrossEntropyLoss(), scratch.SGD(0.1), x, y, epochs=3, batch_size=8)
+    history = q.fit_quantization_aware(
+        aware, scratch.CrossEntropyLoss(), scratch.SGD(0.1), x, y, bits=16, epochs=3, batch_size=8
+    )
+    assert len(history) == 3
+    # 16-bit rounding moves a weight by at most max|w| / 65534 (1.0e-05 here): the two
+    # paths end about one such step apart (measured 9.3e-06)
+    for ours, theirs in zip(aware.get_weights(), plain.get_weights(), strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=1e-4)
+
+
+def test_quantization_aware_training_ends_on_the_grid(rng) -> None:
+    x, y = rng.standard_normal((30, 4)), rng.integers(0, 2, size=30)
+    model = scratch.MLP([4, 6, 2], rng=np.random.default_rng(0))
+    q.fit_quantization_aware(
+        model, scratch.CrossEntropyLoss(), scratch.Adam(), x, y, bits=3, epochs=2, batch_size=10
+    )
+    weights = model.get_weights()
+    for weight, again in zip(weights, q.fake_quantize_weights(weights, 3), strict=True):
+        np.testing.assert_allclose(weight, again, rtol=1e-12, atol=1e-15)
+        if weight.ndim == 2:  # 3 bits, symmetric: at most 7 values per column
+            assert max(len(np.unique(column)) for column in weight.T) <= 7
+    with pytest.raises(ValueError, match="bits must be between 2 and 16"):
+        q.fit_quantization_aware(
+            model, scratch.CrossEntropyLoss(), scratch.Adam(), x, y, bits=1, epochs=1, batch_size=4
+        )

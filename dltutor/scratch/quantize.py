@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from dltutor.checks import as_float_array, check_positive_int, describe
+from dltutor.checks import as_float_array, check_positive_int, check_same_length, describe
+from dltutor.scratch.train import minibatches
 
 
 def code_range(bits: int, symmetric: bool) -> tuple[int, int]:
@@ -157,6 +158,71 @@ def matmul_error_bound(
     column_sums = np.abs(w).sum(axis=0, keepdims=True)  # (1, M)
     row_sums = np.abs(a_hat).sum(axis=1, keepdims=True)  # (N, 1)
     return a_scale / 2 * column_sums + np.reshape(w_scale, (1, -1)) / 2 * row_sums
+
+
+def fake_quantize_weights(weights: list[np.ndarray], bits: int = 8) -> list[np.ndarray]:
+    r"""Every weight matrix and kernel fake-quantised, symmetric, per output channel.
+
+    In the layout of ``get_weights``: a matrix (d_in, d_out) gets one scale per column
+    (axis -1), a convolution kernel (C_out, C_in, k, k) one per output channel (axis 0);
+    biases (1-D) stay float, as integer inference keeps them in int32 at the product's
+    scale.
+    """
+    quantized = []
+    for weight in weights:
+        weight = as_float_array(weight, "weight")
+        if weight.ndim == 1:
+            quantized.append(weight.copy())
+            continue
+        axis = 0 if weight.ndim == 4 else -1
+        quantized.append(fake_quantize(weight, bits, symmetric=True, axis=axis)[0])
+    return quantized
+
+
+def fit_quantization_aware(
+    model: Any,
+    loss: Any,
+    optimizer: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    bits: int,
+    epochs: int,
+    batch_size: int,
+    seed: int = 0,
+) -> list[float]:
+    r"""Fine-tune a scratch model through its quantised weights (quantisation-aware training).
+
+    Each step keeps float weights :math:`W`, runs forward and backward with
+    :math:`\hat W = \mathrm{fq}(W)` (:func:`fake_quantize_weights`), and applies the
+    gradient to :math:`W` as if rounding were the identity — the *straight-through
+    estimator*, :math:`\partial L/\partial W \approx \partial L/\partial \hat W`
+    {Jacob et al. 2018}. The float weights keep the small steps that rounding would
+    erase. The model ends holding :math:`\mathrm{fq}(W)`, the weights an integer model
+    stores. The batches are :func:`dltutor.scratch.fit`'s for the same ``seed``.
+    Returns the mean loss of each epoch.
+    """
+    code_range(bits, symmetric=True)  # checks bits before any work
+    epochs = check_positive_int(epochs, "epochs")
+    x = as_float_array(x, "x")
+    check_same_length(x, np.asarray(y), "x", "y")
+    rng = np.random.default_rng(seed)
+    floats = model.get_weights()
+    history = []
+    for _ in range(epochs):
+        model.train()
+        losses, sizes = [], []
+        for index in minibatches(len(x), batch_size, rng):
+            model.set_weights(fake_quantize_weights(floats, bits))
+            losses.append(loss.forward(model.forward(x[index]), y[index]))
+            sizes.append(len(index))
+            model.backward(loss.backward())  # gradients at the quantised weights
+            model.set_weights(floats)  # ... applied to the float ones
+            optimizer.step(model.parameters())
+            floats = model.get_weights()
+        history.append(float(np.average(losses, weights=sizes)))
+    model.set_weights(fake_quantize_weights(floats, bits))
+    return history
 
 
 def magnitude_mask(weights: Any, sparsity: float) -> np.ndarray:
