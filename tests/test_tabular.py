@@ -293,26 +293,49 @@ def test_two_tower_keras_twin_scores_the_same(rng) -> None:
     )
 
 
-def test_tabular_mlp_twins_compute_the_same(rng) -> None:
+def tabular_rows(rng: np.random.Generator) -> np.ndarray:
+    numeric = rng.standard_normal((6, 3))
+    codes = np.stack([rng.integers(0, 4, 6), rng.integers(0, 5, 6)], axis=1)
+    return np.concatenate([numeric, codes], axis=1)  # (6, 3 + 2)
+
+
+def test_scratch_tabular_mlp_gradcheck(rng) -> None:
+    from dltutor.scratch.tabular import TabularMLP
+
+    model = TabularMLP(3, (4, 5), embedding_dim=2, hidden=(6,), batch_norm=True, rng=rng)
+    errors = check_layer(model, tabular_rows(rng), rng)
+    assert set(errors) >= {"x", "embedding0.W", "embedding1.W", "body.0.W", "body.2.gamma"}
+    assert max(errors.values()) < TOLERANCE
+
+
+def test_tabular_mlp_twins_compute_the_scratch_function(rng) -> None:
     import torch
 
     import dltutor.keras as dkeras
     import dltutor.torch as dtorch
     from dltutor.keras.tabular import TabularMLP as KerasMLP
+    from dltutor.scratch.tabular import TabularMLP
     from dltutor.torch.tabular import TabularMLP as TorchMLP
 
-    x = np.concatenate(
-        [rng.standard_normal((6, 3)), rng.integers(0, 4, (6, 1)), rng.integers(0, 5, (6, 1))],
-        axis=1,
-    ).astype(np.float32)
-    torch_model = TorchMLP(3, (4, 5), embedding_dim=2, hidden=(8,), outputs=2)
-    keras_model = KerasMLP(3, (4, 5), embedding_dim=2, hidden=(8,), outputs=2)
-    keras_model(x)  # build
-    dkeras.set_weights(keras_model, dtorch.get_weights(torch_model))
+    x = tabular_rows(rng)
+    arguments = dict(num_numeric=3, category_sizes=(4, 5), embedding_dim=2, hidden=(8, 4))
+    reference = TabularMLP(**arguments, rng=rng)  # type: ignore[arg-type]
+    for _, parameter in reference.parameters():
+        parameter.value[...] = rng.standard_normal(parameter.shape)  # biases too
+    expected = reference.forward(x)
+    torch_model = TorchMLP(**arguments).double()  # type: ignore[arg-type]
+    dtorch.set_weights(torch_model, reference.get_weights())
     ours = dtorch.predict(torch_model, x, device=torch.device("cpu"))
-    np.testing.assert_allclose(keras_model.predict_on_batch(x), ours, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=1e-12)
+    keras_model = KerasMLP(**arguments)  # type: ignore[arg-type]
+    keras_model(x.astype(np.float32))  # build
+    dkeras.set_weights(keras_model, reference.get_weights())
+    theirs = keras_model.predict_on_batch(x.astype(np.float32))
+    np.testing.assert_allclose(theirs, expected, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match=r"\(N, 5\)"):
-        torch_model(torch.zeros((2, 4)))
+        torch_model(torch.zeros((2, 4), dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"\(N, 5\)"):
+        reference.forward(np.zeros((2, 4)))
 
 
 def test_tabular_classifier_learns_and_checks_labels(rng) -> None:

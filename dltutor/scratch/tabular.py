@@ -16,7 +16,11 @@ from typing import Any
 import numpy as np
 
 from dltutor.checks import as_float_array, check_positive_int, check_same_length, describe
+from dltutor.scratch.activations import Activation
+from dltutor.scratch.layers import Embedding, Layer, Linear
 from dltutor.scratch.losses import Loss
+from dltutor.scratch.sequential import Sequential
+from dltutor.scratch.training import BatchNorm, Dropout
 
 
 def _table(x: object, name: str = "x", allow_nan: bool = False) -> np.ndarray:
@@ -307,3 +311,72 @@ def tabular_spec(
         batch_norm,
         dropout,
     )
+
+
+class TabularMLP(Layer):
+    r"""The MLP for tables from scratch, twin of the PyTorch and Keras ``TabularMLP``.
+
+    Input (N, num_numeric + C): numeric columns, then C columns of category codes (as
+    floats, as a table holds them). Column j's code :math:`c` is looked up in its table,
+    :math:`e_j = E^{(j)}_{c}`, and the network computes
+    :math:`h^{(0)} = [x_{\text{numeric}}, e_1, \dots, e_C]`,
+    :math:`h^{(l)} = \mathrm{ReLU}(h^{(l-1)} W^{(l)} + b^{(l)})` (then batch normalisation
+    and dropout if asked), logits :math:`h^{(L)} W + b`, (N, outputs). Backward returns
+    :math:`\partial L/\partial x` for the numeric columns and zeros for the codes, and
+    scatters each embedding's gradient onto the rows it read.
+    """
+
+    def __init__(
+        self,
+        num_numeric: int,
+        category_sizes: Sequence[int] = (),
+        embedding_dim: int = 4,
+        hidden: Sequence[int] = (64, 64),
+        outputs: int = 2,
+        batch_norm: bool = False,
+        dropout: float = 0.0,
+        *,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.spec = spec = tabular_spec(
+            num_numeric, category_sizes, embedding_dim, hidden, outputs, batch_norm, dropout
+        )
+        rng = np.random.default_rng(rng)
+        self.embeddings = [
+            self.add_layer(f"embedding{j}", Embedding(size, spec.embedding_dim, rng=rng))
+            for j, size in enumerate(spec.category_sizes)
+        ]
+        layers: list[Layer] = []
+        width = spec.joined_width
+        for size in spec.hidden:
+            layers += [Linear(width, size, rng=rng), Activation("relu")]
+            if spec.batch_norm:
+                layers.append(BatchNorm(size))
+            if spec.dropout > 0:
+                layers.append(Dropout(spec.dropout, rng=rng))
+            width = size
+        layers.append(Linear(width, spec.outputs, rng=rng))
+        self.body = self.add_layer("body", Sequential(layers))
+        self._width: int | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = _table(x)
+        if x.shape[1] != self.spec.input_width:
+            raise ValueError(f"x must be (N, {self.spec.input_width}), got {describe(x)}")
+        numeric = x[:, : self.spec.num_numeric]  # (N, num_numeric)
+        codes = np.rint(x[:, self.spec.num_numeric :]).astype(np.int64)  # (N, C)
+        vectors = [table.forward(codes[:, j]) for j, table in enumerate(self.embeddings)]
+        self._width = x.shape[1]
+        return self.body.forward(np.concatenate([numeric, *vectors], axis=1))  # (N, outputs)
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        if self._width is None:
+            raise RuntimeError("TabularMLP.backward called before forward")
+        grad_joined = self.body.backward(grad_output)  # (N, joined_width)
+        n, e = self.spec.num_numeric, self.spec.embedding_dim
+        for j, table in enumerate(self.embeddings):
+            table.backward(grad_joined[:, n + j * e : n + (j + 1) * e])  # (N, e)
+        grad_x = np.zeros((len(grad_joined), self._width))
+        grad_x[:, :n] = grad_joined[:, :n]  # codes have no gradient
+        return grad_x
