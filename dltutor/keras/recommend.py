@@ -13,9 +13,9 @@ class Tower(keras.Model):
     r""":math:`t(\text{id}) = \mathrm{ReLU}(E_{\text{id}} W_1 + b_1) W_2 + b_2`: (N,) ids → (N, D)."""
 
     def __init__(
-        self, count: int, embedding_dim: int, hidden: int, output_dim: int, **kwargs: object
+        self, count: int, embedding_dim: int, hidden: int, output_dim: int, name: str | None = None
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(name=name)
         self.embedding = keras.layers.Embedding(check_positive_int(count, "count"), embedding_dim)
         self.hidden = keras.layers.Dense(hidden, activation="relu")
         self.output_layer = keras.layers.Dense(output_dim)
@@ -40,9 +40,9 @@ class TwoTower(keras.Model):
         hidden: int = 32,
         output_dim: int = 16,
         mean: float = 0.0,
-        **kwargs: object,
+        name: str | None = None,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(name=name)
         self.spec = spec = TwoTowerSpec(
             num_users, num_items, embedding_dim, hidden, output_dim, mean
         )

@@ -28,9 +28,9 @@ class TabularMLP(keras.Model):
         outputs: int = 2,
         batch_norm: bool = False,
         dropout: float = 0.0,
-        **kwargs: object,
+        name: str | None = None,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(name=name)
         self.spec = tabular_spec(
             num_numeric, category_sizes, embedding_dim, hidden, outputs, batch_norm, dropout
         )
