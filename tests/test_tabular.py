@@ -427,3 +427,29 @@ def test_picked_and_liked_is_the_log_probability_of_both() -> None:
         picked_and_liked(predicted, counts[:2], 4.0, 0.5)
     with pytest.raises(ValueError, match="spread"):
         picked_and_liked(predicted, counts, 4.0, 0.0)
+
+
+def test_label_forms_the_chapter_describes(rng) -> None:
+    """The chapter page: Keras' categorical_crossentropy refuses integer labels, the two
+    Keras fixes agree, to_categorical maps -1 to the last class; PyTorch's CrossEntropyLoss
+    takes int64 indices or probabilities and refuses int32."""
+    import keras
+    import torch
+
+    logits = rng.standard_normal((6, 4))
+    labels = rng.integers(0, 4, 6)
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    with pytest.raises(ValueError, match="same rank"):
+        keras.losses.categorical_crossentropy(labels, probabilities)
+    sparse = keras.losses.sparse_categorical_crossentropy(labels, probabilities)
+    dense = keras.losses.categorical_crossentropy(
+        keras.utils.to_categorical(labels, 4), probabilities
+    )
+    np.testing.assert_allclose(np.asarray(sparse), np.asarray(dense), rtol=1e-6)
+    np.testing.assert_array_equal(keras.utils.to_categorical([-1], 3), [[0, 0, 1]])
+    loss = torch.nn.CrossEntropyLoss()
+    by_index = loss(torch.tensor(logits), torch.tensor(labels, dtype=torch.int64))
+    by_probability = loss(torch.tensor(logits), torch.eye(4, dtype=torch.float64)[labels])
+    assert float(by_index) == pytest.approx(float(by_probability), rel=1e-12)
+    with pytest.raises(RuntimeError, match="Long"):
+        loss(torch.tensor(logits), torch.tensor(labels, dtype=torch.int32))
