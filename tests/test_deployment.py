@@ -227,6 +227,26 @@ def test_export_refuses_a_single_example(cnn) -> None:
         deploy.export_onnx(cnn, np.zeros((1, 1, 8, 8)), "unused.onnx")
 
 
+def test_a_model_that_does_not_export_gets_a_clear_error(tmp_path) -> None:
+    pytest.importorskip("torch")
+    from torch import nn
+
+    from dltutor.torch import deploy
+
+    class Branchy(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = nn.Linear(4, 2)
+
+        def forward(self, x):
+            if x.sum() > 0:  # a branch on the data's values: not traceable
+                return self.linear(x)
+            return -self.linear(x)
+
+    with pytest.raises(ValueError, match="could not export Branchy: .*torch.cond"):
+        deploy.export_onnx(Branchy(), np.ones((3, 4)), tmp_path / "branchy.onnx")
+
+
 def test_the_predictor_checks_and_batches(cnn, digits, onnx_file, tmp_path) -> None:
     import dltutor.torch as dtorch
     from dltutor import serve

@@ -12,6 +12,7 @@ import contextlib
 import copy
 import io
 import logging
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,12 +111,16 @@ def load_safetensors(model: nn.Module, path: str | Path) -> nn.Module:
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
     """Silence the exporters' and quantisers' progress lines, log records and warnings."""
-    loggers = [logging.getLogger(), logging.getLogger("torch.onnx")]
+    loggers = [logging.getLogger(), logging.getLogger("torch")]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        with (
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(io.StringIO()),
+            contextlib.redirect_stderr(io.StringIO()),
+        ):
             warnings.simplefilter("ignore")
             yield
     finally:
@@ -155,9 +160,15 @@ def export_onnx(model: nn.Module, example: np.ndarray, path: str | Path) -> Path
                 verbose=False,
             )
     except Exception as error:  # the exporter raises its own error types
+        reason = re.sub(r"\x1b\[[0-9;]*m", "", str(error.__cause__ or error)).strip()
+        first = reason.splitlines()[0] if reason else type(error).__name__
+        hint = (
+            " (control flow that depends on the data: rewrite the branch with torch.cond)"
+            if "data-dependent" in first
+            else ""
+        )
         raise ValueError(
-            f"torch.onnx.export could not export {type(model).__name__}: "
-            f"{str(error).strip().splitlines()[0]}"
+            f"torch.onnx.export could not export {type(model).__name__}: {first}{hint}"
         ) from error
     if program is None:  # only when given a file name, which we do not
         raise ValueError(f"torch.onnx.export returned no program for {type(model).__name__}")
