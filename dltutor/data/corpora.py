@@ -87,6 +87,93 @@ def word_classes() -> dict[str, str]:
     return {word: name for name, words in WORD_CLASSES.items() for word in words}
 
 
+# --- A grammar with planted relations, for vector-offset analogies ------------------------
+
+RELATION_PAIRS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "number": (
+        ("cat", "cats", "fish"),
+        ("dog", "dogs", "bone"),
+        ("cow", "cows", "grass"),
+        ("horse", "horses", "hay"),
+        ("mouse", "mice", "cheese"),
+        ("rabbit", "rabbits", "carrot"),
+        ("duck", "ducks", "bread"),
+        ("bird", "birds", "seed"),
+    ),
+    "gender": (
+        ("king", "queen", "crown"),
+        ("man", "woman", "coat"),
+        ("boy", "girl", "ball"),
+        ("father", "mother", "car"),
+        ("son", "daughter", "bike"),
+        ("brother", "sister", "book"),
+        ("uncle", "aunt", "hat"),
+        ("prince", "princess", "sword"),
+    ),
+    "capital": (
+        ("france", "paris", "french"),
+        ("italy", "rome", "italian"),
+        ("spain", "madrid", "spanish"),
+        ("germany", "berlin", "german"),
+        ("japan", "tokyo", "japanese"),
+        ("egypt", "cairo", "arabic"),
+        ("russia", "moscow", "russian"),
+        ("greece", "athens", "greek"),
+    ),
+}
+"""The relations of :func:`make_relation_grammar`: per relation, triples (first form, second
+form, the word only this pair uses) — singular and plural, male and female, country and
+capital."""
+
+_RELATION_VERBS = ("likes", "wants", "sees", "finds", "keeps", "needs", "takes", "gets")
+
+
+def make_relation_grammar(num_sentences: int = 20_000, seed: int = 0) -> list[list[str]]:
+    """Sentences in which pairs of words stand in planted relations: number, gender, capital.
+
+    Each sentence picks a relation, a pair of it (:data:`RELATION_PAIRS`) and one of the
+    pair's two forms, then fills its template:
+
+    - number: "a cat <verb>s fish" or "two cats <verb> fish";
+    - gender: "the king <verb>s his crown" or "the queen <verb>s her crown";
+    - capital: "in the country of france people speak french" or "in the city of paris
+      people speak french".
+
+    Within a relation the pairs are drawn with probability proportional to 1/rank (Zipf's
+    law: the first pair is eight times as frequent as the last), the verbs too. A form's
+    neighbours are then what its side shares ("two", "her", "city") plus what its pair shares
+    ("fish", "crown", "french"), so "cats" − "cat" + "dog" should land on "dogs": a
+    vector-offset analogy. Every such word is within three places of its form: use a window
+    of at least 3.
+    """
+    num_sentences = check_positive_int(num_sentences, "num_sentences")
+    rng = np.random.default_rng(check_seed(seed))
+    relations = list(RELATION_PAIRS.values())
+    pair_weights = _zipf(len(relations[0]))
+    verb_weights = _zipf(len(_RELATION_VERBS))
+    sentences = []
+    for _ in range(num_sentences):
+        relation = relations[rng.integers(len(relations))]
+        first, second, shared = relation[rng.choice(len(relation), p=pair_weights)]
+        side = int(rng.integers(2))
+        verb = _RELATION_VERBS[rng.choice(len(_RELATION_VERBS), p=verb_weights)]
+        if relation is relations[0]:  # number: the verb agrees
+            words = ["a", first, verb] if side == 0 else ["two", second, verb[:-1]]
+            words.append(shared)
+        elif relation is relations[1]:  # gender: the pronoun agrees
+            words = ["the", (first, second)[side], verb, ("his", "her")[side], shared]
+        else:  # country and capital
+            kind, name = ("country", first) if side == 0 else ("city", second)
+            words = ["in", "the", kind, "of", name, "people", "speak", shared]
+        sentences.append(words)
+    return sentences
+
+
+def _zipf(size: int) -> np.ndarray:
+    weights = 1.0 / np.arange(1, size + 1)
+    return weights / weights.sum()
+
+
 # --- Sentiment that depends on word order -------------------------------------------------
 
 SENTIMENT_WORDS: dict[str, tuple[str, ...]] = {
@@ -105,6 +192,16 @@ class SentimentCorpus:
     sentences: list[list[str]]
     labels: np.ndarray  # (N,) int64
     kinds: np.ndarray  # (N,) str: "plain", "negated" or "contrast"
+
+    @property
+    def predicates(self) -> list[str]:
+        """What each review says of its subject: the words after "the <subject> is", joined.
+
+        "the film is not very good" and "the song is not very good" share the predicate
+        "not very good"; split by predicate (``split_text(..., groups=corpus.predicates)``)
+        and no test review's predicate was seen in training.
+        """
+        return [" ".join(sentence[3:]) for sentence in self.sentences]
 
 
 def make_sentiment(num_sentences: int = 6000, seed: int = 0) -> SentimentCorpus:
@@ -304,8 +401,9 @@ def read_ag_news(path: str | Path, split: str = "train") -> TextCorpus:
 class TextSplit:
     """A text classification task as arrays: padded word ids, labels, and the held-out part.
 
-    ``x_*`` are (N, ``length``) int64 word ids (0 is padding); ``test_index`` says which
-    examples of the corpus went to the test set (to look up their texts or kinds).
+    ``x_*`` are (N, ``length``) int64 word ids (0 is padding); ``train_index`` and
+    ``test_index`` say which examples of the corpus went where (to look up their texts or
+    kinds), in the order of the rows of ``x_train`` and ``x_test``.
     """
 
     vocabulary: Vocabulary
@@ -314,6 +412,7 @@ class TextSplit:
     x_test: np.ndarray
     y_test: np.ndarray
     test_index: np.ndarray
+    train_index: np.ndarray
 
     def __repr__(self) -> str:
         return (
@@ -329,14 +428,19 @@ def split_text(
     test_size: float = 0.2,
     min_count: int = 1,
     seed: int = 0,
+    groups: Sequence[object] | None = None,
 ) -> TextSplit:
     """Split tokenized sentences into train and test (stratified), then encode both.
 
     The vocabulary is built from the training sentences only (words kept at ``min_count``
     or more): a word seen only in test text stays unknown, as it would for new text.
     Sentences are padded or cut at the front to ``length`` (:meth:`Vocabulary.encode_batch`).
+    With ``groups`` (one label per sentence) the split keeps each group on one side —
+    scikit-learn's ``GroupShuffleSplit``, with about ``test_size`` of the groups, not of
+    the sentences, held out and no stratification — so that no test sentence shares its
+    group (a review's predicate, say) with a training sentence.
     """
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
     from dltutor.data.tabular import SKLEARN_SEEDS
 
@@ -345,9 +449,20 @@ def split_text(
         raise ValueError(f"got {len(sentences)} sentences and {len(labels)} labels")
     test_size = check_fraction(test_size, "test_size")
     seed = check_seed(seed, maximum=SKLEARN_SEEDS)
-    train_index, test_index = train_test_split(
-        np.arange(len(labels)), test_size=test_size, random_state=seed, stratify=labels
-    )
+    if groups is None:
+        train_index, test_index = train_test_split(
+            np.arange(len(labels)), test_size=test_size, random_state=seed, stratify=labels
+        )
+    else:
+        if isinstance(groups, (str, bytes)) or len(groups) != len(labels):
+            raise ValueError(
+                f"groups must give one group per sentence ({len(labels)}), got "
+                f"{len(groups) if not isinstance(groups, (str, bytes)) else repr(groups)[:40]}"
+            )
+        if len(set(groups)) < 2:
+            raise ValueError("groups must hold at least two different groups to split")
+        splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
+        train_index, test_index = next(splitter.split(labels, groups=list(groups)))
     vocabulary = Vocabulary([sentences[i] for i in train_index], min_count=min_count)
 
     def encode(index: np.ndarray) -> np.ndarray:
@@ -360,4 +475,5 @@ def split_text(
         encode(test_index),
         labels[test_index],
         test_index,
+        train_index,
     )

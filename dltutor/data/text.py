@@ -335,6 +335,74 @@ def noise_distribution(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
     return weights / weights.sum()
 
 
+def skipgram_pairs(sentences: Sequence[np.ndarray], window: int) -> np.ndarray:
+    """Every (centre, context) pair of word ids at most ``window`` places apart: (P, 2) int64.
+
+    Both directions are kept — (w_t, w_t+o) and (w_t+o, w_t) — so each pair of neighbours
+    counts twice, once with each word as the centre. Pairs never cross a sentence boundary.
+    """
+    window = check_positive_int(window, "window")
+    centres, contexts = [], []
+    for sentence in sentences:
+        ids = np.asarray(sentence)
+        if ids.ndim != 1 or ids.dtype.kind not in "iu":
+            raise ValueError(f"each sentence must be a 1-D array of word ids, got {describe(ids)}")
+        for offset in range(1, window + 1):  # both directions: (w_t, w_t+o) and (w_t+o, w_t)
+            centres += [ids[:-offset], ids[offset:]]
+            contexts += [ids[offset:], ids[:-offset]]
+    if not centres:
+        raise ValueError("sentences must hold at least one sentence, got none")
+    centre, context = np.concatenate(centres), np.concatenate(contexts)
+    if len(centre) == 0:
+        raise ValueError("no pairs: every sentence is a single word")
+    if min(centre.min(), context.min()) < 0:
+        raise ValueError(f"word ids must be non-negative, got {min(centre.min(), context.min())}")
+    return np.column_stack([centre, context]).astype(np.int64)
+
+
+def keep_probability(counts: np.ndarray, threshold: float = 1e-3) -> np.ndarray:
+    r"""Word2vec's subsampling: keep each occurrence of word w with probability :math:`\min(1, \sqrt{t / f(w)})`.
+
+    :math:`f(w)` is the word's share of all tokens and :math:`t` the ``threshold``
+    (Mikolov et al., 2013): a word more frequent than :math:`t` loses occurrences in
+    proportion to how common it is, so "the", which says little about its neighbours,
+    stops dominating the pairs. Words with count 0 get probability 1 (they never occur).
+    """
+    counts = as_float_array(np.asarray(counts), "counts").astype(np.float64)
+    threshold = check_number(threshold, "threshold", positive=True)
+    if counts.ndim != 1 or (counts < 0).any() or counts.sum() == 0:
+        raise ValueError(
+            f"counts must be 1-D, non-negative and not all zero, got {describe(counts)}"
+        )
+    share = counts / counts.sum()
+    with np.errstate(divide="ignore"):
+        return np.minimum(1.0, np.sqrt(threshold / share))
+
+
+def subsample(
+    sentences: Sequence[np.ndarray],
+    counts: np.ndarray,
+    threshold: float = 1e-3,
+    seed: int | np.random.Generator | None = 0,
+) -> list[np.ndarray]:
+    """Sentences of word ids with frequent words dropped at random (:func:`keep_probability`).
+
+    Dropping a word brings its neighbours closer, so the window reaches further past it.
+    Draw again each epoch with a new seed.
+    """
+    keep = keep_probability(counts, threshold)
+    rng = np.random.default_rng(check_seed(seed, generator=True))
+    if isinstance(sentences, (str, bytes)) or not hasattr(sentences, "__iter__"):
+        raise TypeError(
+            f"sentences must be a list of arrays of word ids, got {describe(sentences)}"
+        )
+    kept = []
+    for sentence in sentences:
+        ids = as_index_array(sentence, "each sentence", len(keep))
+        kept.append(ids[rng.random(len(ids)) < keep[ids]])
+    return kept
+
+
 def skipgram_examples(
     sentences: Sequence[np.ndarray],
     window: int,
@@ -355,21 +423,8 @@ def skipgram_examples(
     noise = as_float_array(np.asarray(noise), "noise").astype(np.float64)
     if noise.ndim != 1 or not np.isclose(noise.sum(), 1.0) or (noise < 0).any():
         raise ValueError(f"noise must be a probability vector, got {describe(noise)}")
-    centres, contexts = [], []
-    for sentence in sentences:
-        ids = np.asarray(sentence)
-        if ids.ndim != 1 or ids.dtype.kind not in "iu":
-            raise ValueError(f"each sentence must be a 1-D array of word ids, got {describe(ids)}")
-        for offset in range(1, window + 1):  # both directions: (w_t, w_t+o) and (w_t+o, w_t)
-            centres += [ids[:-offset], ids[offset:]]
-            contexts += [ids[offset:], ids[:-offset]]
-    if not centres:
-        raise ValueError("sentences must hold at least one sentence, got none")
-    centre, context = np.concatenate(centres), np.concatenate(contexts)
-    if len(centre) == 0:
-        raise ValueError("no pairs: every sentence is a single word")
-    if min(centre.min(), context.min()) < 0:
-        raise ValueError(f"word ids must be non-negative, got {min(centre.min(), context.min())}")
+    pairs = skipgram_pairs(sentences, window)
+    centre, context = pairs[:, 0], pairs[:, 1]
     if max(centre.max(), context.max()) >= len(noise):
         raise ValueError(
             f"word ids go up to {max(centre.max(), context.max())}, noise covers {len(noise)}"

@@ -9,11 +9,18 @@ recurrent layers, and of Keras' ``Conv1D`` (PyTorch's ``conv1d`` wants (N, D, T)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from dltutor.checks import as_float_array, as_index_array, check_positive_int, describe
+from dltutor.checks import (
+    as_float_array,
+    as_index_array,
+    check_number,
+    check_positive_int,
+    describe,
+)
 from dltutor.scratch.activations import Activation
 from dltutor.scratch.layers import Embedding, Layer, Linear, glorot_uniform
 from dltutor.scratch.losses import sigmoid_cross_entropy
@@ -90,6 +97,72 @@ class SkipGram(Layer):
         return self.centre.weight.value
 
 
+class SkipGramSoftmax(Layer):
+    r"""Skip-gram with the full softmax: which of the V words is the context of centre c?
+
+    .. math::
+
+        p(o \mid c) = \frac{\exp(u_c \cdot v_o)}{\sum_{w=1}^{V} \exp(u_c \cdot v_w)}, \qquad
+        L = -\log p(o \mid c) = -s_o + \log \sum_w e^{s_w}, \quad s_w = u_c \cdot v_w .
+
+    Input: centre ids (N, 1); output: the logits :math:`s_w` for every word, (N, V), to be
+    scored against the context ids by :class:`~dltutor.scratch.losses.CrossEntropyLoss`.
+    With :math:`g_w = \partial L/\partial s_w = p(w \mid c) - [w = o]`:
+
+    .. math::
+
+        \frac{\partial L}{\partial u_c} = \sum_{w=1}^{V} g_w v_w
+            = \mathbb{E}_{w \sim p(\cdot \mid c)}[v_w] - v_o, \qquad
+        \frac{\partial L}{\partial v_w} = g_w u_c ,
+
+    a sum over the whole vocabulary for every pair; :class:`SkipGram`'s negative sampling
+    replaces it by K + 1 terms. Same tables and initialisation as :class:`SkipGram`.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_dim: int,
+        *,
+        rng: np.random.Generator | None = None,
+        dtype: npt.DTypeLike = np.float64,
+    ) -> None:
+        super().__init__()
+        self.spec = SkipGramSpec(vocab_size, embed_dim)
+        rng = np.random.default_rng(rng)
+        self.centre = self.add_layer("centre", Embedding(vocab_size, embed_dim, dtype=dtype))
+        self.context = self.add_layer("context", Embedding(vocab_size, embed_dim, dtype=dtype))
+        limit = 0.5 / embed_dim
+        self.centre.weight.value[...] = rng.uniform(-limit, limit, (vocab_size, embed_dim))
+        self.context.weight.value[...] = 0.0
+        self._u: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_index_array(x, "x", self.spec.vocab_size)
+        if x.ndim != 2 or x.shape[1] != 1:
+            raise ValueError(
+                f"SkipGramSoftmax expects centre ids of shape (N, 1), got {describe(x)}"
+            )
+        self._u = self.centre.forward(x[:, 0])  # (N, D)
+        return self._u @ self.context.weight.value.T  # (N, V)
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        if self._u is None:
+            raise RuntimeError("SkipGramSoftmax.backward called before forward")
+        grad_output = as_float_array(grad_output, "grad_output")
+        expected = (len(self._u), self.spec.vocab_size)
+        if grad_output.shape != expected:
+            raise ValueError(f"grad_output must have shape {expected}, got {describe(grad_output)}")
+        self.centre.backward(grad_output @ self.context.weight.value)  # (N, D)
+        self.context.weight.grad = grad_output.T @ self._u  # (V, D)
+        return np.zeros((len(self._u), 1))  # ids: no gradient
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """The word vectors to use afterwards: the centre table, (vocab_size, embed_dim)."""
+        return self.centre.weight.value
+
+
 class SkipGramLoss:
     r"""Negative sampling's loss: the logistic loss of each of the 1 + K logits, summed per example.
 
@@ -146,9 +219,12 @@ def ppmi(counts: np.ndarray) -> np.ndarray:
     r"""Positive pointwise mutual information, :math:`\max(0, \log \frac{P(w, c)}{P(w) P(c)})`.
 
     PMI is how much more often two words meet than they would by chance. Levy and Goldberg
-    (2014) showed that skip-gram with K negative samples factorises the matrix
-    :math:`\text{PMI} - \log K`; keeping the positive part of PMI is the count-based
-    method closest to it. Pairs never seen get 0.
+    (2014) showed that skip-gram with K noise words drawn from :math:`P_n` is optimal when
+    :math:`u_w \cdot v_c = \log \frac{P(w, c)}{P(w) P_n(c)} - \log K`: PMI shifted by
+    :math:`\log K`, with the context's probability taken from the noise distribution —
+    the smoothed :math:`\text{count}^{3/4}` one in word2vec, not :math:`P(c)`. PPMI is
+    a relative, not that matrix: it clips the negative cells, is not shifted, and uses
+    :math:`P(c)`. Pairs never seen get 0.
     """
     counts = as_float_array(counts, "counts", ndim=2)
     if counts.shape[0] != counts.shape[1] or (counts < 0).any():
@@ -180,6 +256,80 @@ def svd_vectors(matrix: np.ndarray, dim: int) -> np.ndarray:
     u, s, _ = np.linalg.svd(matrix, full_matrices=False)
     u = u[:, :dim] * np.sign(u[np.abs(u[:, :dim]).argmax(axis=0), range(dim)])
     return u * np.sqrt(s[:dim])
+
+
+# --- Judging word vectors --------------------------------------------------------------
+
+
+def analogy_accuracy(
+    vectors: np.ndarray,
+    pairs: Sequence[tuple[int, int]],
+    candidates: Sequence[int] | None = None,
+) -> float:
+    r"""How often the vector offset answers "a is to b as a′ is to ?" (Mikolov et al., 2013).
+
+    For every ordered choice of two different pairs :math:`(a, b)` and :math:`(a', b')`
+    among ``pairs`` (row ids of ``vectors``), the answer is the candidate word closest in
+    cosine to :math:`\hat b - \hat a + \hat a'`, with :math:`\hat x = x / \lVert x
+    \rVert` ("3CosAdd"); the three query words are never answers. Returns the fraction
+    answered with :math:`b'`. ``candidates`` are the rows that may answer (default: all).
+    """
+    vectors = as_float_array(vectors, "vectors", ndim=2)
+    pairs_array = as_index_array(np.asarray(pairs), "pairs", len(vectors))
+    if pairs_array.ndim != 2 or pairs_array.shape[1] != 2 or len(pairs_array) < 2:
+        raise ValueError(
+            f"pairs must be at least two (a, b) pairs of row ids, got {describe(pairs_array)}"
+        )
+    allowed = np.zeros(len(vectors), dtype=bool)
+    if candidates is None:
+        allowed[:] = True
+    else:
+        allowed[as_index_array(np.asarray(candidates), "candidates", len(vectors))] = True
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit = vectors / np.where(norms > 0, norms, 1.0)
+    correct, asked = 0, 0
+    for a, b in pairs_array:
+        for a2, b2 in pairs_array:
+            if a2 == a:
+                continue
+            scores = unit @ (unit[b] - unit[a] + unit[a2])  # (V,)
+            scores[~allowed] = -np.inf
+            scores[[a, b, a2]] = -np.inf
+            correct += int(scores.argmax() == b2)
+            asked += 1
+    return correct / asked
+
+
+def tfidf_classifier(max_c: float = 100.0) -> Any:
+    r"""The strong simple baseline for text classification: TF-IDF features, logistic regression.
+
+    A scikit-learn pipeline: ``TfidfVectorizer`` (a text becomes its words' counts times
+    :math:`\log \frac{1 + N}{1 + \text{df}(w)} + 1`, scaled to unit length; words by
+    :func:`dltutor.data.tokenize_words`, so it reads the same words as the networks), then
+    ``LogisticRegressionCV`` (L2 penalty, solver SAGA), whose inverse regularisation
+    strength C is chosen among 1e-2 … ``max_c`` by 3-fold cross-validation on the training
+    texts only. Fit with
+    ``.fit(train_texts, labels)``, then ``.predict(texts)``.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.pipeline import make_pipeline
+
+    from dltutor.data.text import tokenize_words
+
+    max_c = check_number(max_c, "max_c", positive=True)
+    return make_pipeline(
+        TfidfVectorizer(analyzer=tokenize_words),
+        LogisticRegressionCV(
+            Cs=np.logspace(-2, np.log10(max_c), 5),
+            cv=3,
+            max_iter=2000,
+            solver="saga",  # no BLAS threads: fast on a busy CPU too
+            l1_ratios=(0.0,),  # plain L2, stated: scikit-learn's default is changing
+            scoring="accuracy",
+            use_legacy_attributes=False,
+        ),
+    )
 
 
 # --- Layers for text classifiers -------------------------------------------------------------
