@@ -106,17 +106,14 @@ def test_cross_attention_gradcheck_and_mask(rng) -> None:
 def test_kv_cache_equals_full_recomputation(rng) -> None:
     model = s2s.Seq2SeqTransformer(8, 9, 10, 16, 2, 2, 32, rng=rng)
     memory, mask = model.encode(SOURCE)
-    kv = [block.cross_attention.memory_keys_values(memory) for block in model.decoder]
-    caches: list[dict] = [{} for _ in model.decoder]
     prefix = rng.integers(3, 9, size=(2, 8))
     prefix[:, 0] = s2s.BOS
     full = model.decode(prefix, memory, mask)  # (N, T, V), every position recomputed
+    cache = model.start_cache(SOURCE)
     for t in range(prefix.shape[1]):
-        x = model._embed(prefix[:, t : t + 1], 1, start=t)
-        for block, cache, memory_kv in zip(model.decoder, caches, kv, strict=True):
-            x = block.step(x, cache, memory_kv, mask)
-        step = model.head.forward(model.decoder_norm.forward(x))[:, 0]
+        step = model.decode_step(prefix[:, t], cache)
         np.testing.assert_allclose(step, full[:, t], rtol=0, atol=1e-12)
+    assert cache["blocks"][0]["k"].shape == (2, 2, 8, 8)  # (N, H, t, d): one key per step
     np.testing.assert_array_equal(
         model.generate(SOURCE, 8, cache=True), model.generate(SOURCE, 8, cache=False)
     )
@@ -342,8 +339,9 @@ def test_translation_alignment_is_a_translation() -> None:
                 english,
                 english + "s",
                 english[:-1],
-                english[:-2],
-                "mouse" if english == "mice" else "",
+                {plural: noun for noun, plural in translation._IRREGULAR_PLURALS.items()}.get(
+                    english, ""
+                ),
             }
             assert any(lexicon.get(stem) and word.startswith(lexicon[stem]) for stem in stems)
     assert translation.make_translation(5, seed=3) == translation.make_translation(5, seed=3)
@@ -401,3 +399,38 @@ def test_bad_input(call, match) -> None:
 def test_bleu_rejects_a_flat_string_corpus() -> None:
     with pytest.raises(TypeError, match="token lists"):
         s2s.corpus_bleu(["a b"], [["a", "b"]])  # type: ignore[list-item]
+
+
+def test_padded_cross_entropy_matches_torch_and_finite_differences(rng) -> None:
+    torch = pytest.importorskip("torch")
+    logits = rng.standard_normal((2, 3, 5))
+    targets = np.array([[3, 4, 2], [4, 2, 0]])  # the last position is padding
+    loss, grad = s2s.padded_cross_entropy(logits, targets)
+    reference = torch.nn.CrossEntropyLoss(ignore_index=0)(
+        torch.as_tensor(logits).reshape(-1, 5), torch.as_tensor(targets).reshape(-1)
+    )
+    assert loss == pytest.approx(float(reference), abs=1e-12)
+    numeric = numerical_gradient(lambda: s2s.padded_cross_entropy(logits, targets)[0], logits)
+    assert relative_error(grad, numeric) < TOLERANCE and not grad[1, 2].any()
+
+
+def test_gru_generate_is_greedy_decoding(rng) -> None:
+    model = s2s.GRUSeq2Seq(8, 9, 4, 6, rng=rng)
+    source = np.array([[5, 6, 7, 3], [4, 3, 0, 0], [7, 7, 7, 7]])
+    np.testing.assert_array_equal(
+        model.generate(source, 6), s2s.greedy_decode(model.next_log_probs, source, 6)
+    )
+    assert model.weights is not None and np.all(model.weights[1, :, 2:] == 0)
+
+
+def test_fit_lowers_the_loss(rng) -> None:
+    from dltutor.scratch.optim import Adam
+
+    pairs = translation.make_translation(64, seed=0)
+    source_vocab = translation.TokenVocabulary(pairs.source)
+    target_vocab = translation.TokenVocabulary(pairs.target)
+    source = source_vocab.encode(pairs.source, eos=False)
+    target_in, target_out = translation.teacher_forcing(target_vocab.encode(pairs.target))
+    model = s2s.GRUSeq2Seq(source_vocab.size, target_vocab.size, 8, 16, rng=rng)
+    history = s2s.fit(model, source, target_in, target_out, Adam(1e-2), epochs=3, batch_size=32)
+    assert history[-1] < history[0]

@@ -9,7 +9,7 @@ Two tasks, both seeded and offline:
   generator knows which English word each invented word translates: the gold alignment.
 - :func:`make_dates` writes calendar dates in several human formats ("3 March 2021",
   "03/03/21", "March 3rd, 2021", ...) with their ISO form ("2021-03-03") as the target,
-  character by character, with the source characters each target character comes from.
+  character by character, with the input characters each output character comes from.
 
 :class:`TokenVocabulary` turns either into padded id arrays: id 0 is padding, 1 begins a
 target sequence, 2 ends one.
@@ -102,7 +102,13 @@ _TEMPLATES = (  # (subject class, verb class, object class, preposition before t
     ("person", "visit", "place", ""),
     ("animal", "rest", "place", "in"),
 )
-_IRREGULAR_PLURALS = {"mouse": "mice", "sheep": "sheep", "bus": "buses", "grass": "grasses"}
+_IRREGULAR_PLURALS = {
+    "mouse": "mice",
+    "sheep": "sheep",
+    "bus": "buses",
+    "grass": "grasses",
+    "city": "cities",
+}
 _CONSONANTS, _VOWELS = "bdgklmnprstvz", "aeiou"
 
 
@@ -257,7 +263,7 @@ DATE_FORMATS = ("d Month yyyy", "dd/mm/yy", "Month dth, yyyy", "d Mon yyyy", "yy
 @dataclass(frozen=True)
 class DatePairs:
     """Dates as written (``source``), in ISO form (``target``), and for each target
-    character the source positions it comes from (empty for the hyphens)."""
+    character the input positions it comes from (empty for the hyphens)."""
 
     source: list[str]
     target: list[str]
@@ -300,7 +306,7 @@ def _render(date: datetime.date, style: str) -> tuple[str, dict[str, list[int]]]
 
 
 def _gold(spans: dict[str, list[int]], digits: dict[str, int]) -> list[list[int]]:
-    """Source positions of each character of "yyyy-mm-dd": digit to digit where the source
+    """Source positions of each character of "yyyy-mm-dd": digit to digit where the input
     writes the same number of digits, else the whole field (a month name, "3" for "03")."""
 
     def field(name: str, width: int) -> list[list[int]]:

@@ -1,4 +1,4 @@
-r"""Sequence to sequence: encoder–decoder models, attention over the source, decoding.
+r"""Sequence to sequence: encoder–decoder models, attention over the input sequence, decoding.
 
 Layout: batch first. Source ids (N, S), decoder inputs (N, T), logits (N, T, V). Ids 0, 1,
 2 are padding, begin and end (:mod:`dltutor.data.translation`); sources are right-padded,
@@ -445,7 +445,7 @@ class Seq2SeqTransformer(Layer):
         return x + self._sinusoids[start : start + ids.shape[1]]
 
     def encode(self, source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The memory (N, S, E) and the source mask (N, S)."""
+        """The memory (N, S, E) and the mask of real source tokens (N, S)."""
         mask = source_mask(source)
         x = self._embed(source, 0)
         for block in self.encoder:
@@ -488,26 +488,43 @@ class Seq2SeqTransformer(Layer):
         """log P(next token | source, prefix) (N, V), recomputing the whole prefix."""
         return log_softmax(self.forward(source, prefixes)[:, -1])
 
+    def start_cache(self, source: np.ndarray) -> dict[str, Any]:
+        """Encode ``source`` once for :meth:`decode_step`: the memory's keys and values for
+        every decoder block, its mask, and an empty key/value cache per block."""
+        memory, mask = self.encode(source)
+        return {
+            "memory_kv": [b.cross_attention.memory_keys_values(memory) for b in self.decoder],
+            "mask": mask,
+            "blocks": [{} for _ in self.decoder],
+            "length": 0,
+        }
+
+    def decode_step(self, tokens: np.ndarray, cache: dict[str, Any]) -> np.ndarray:
+        """Logits (N, V) for the next position, given the newest tokens (N,): the decoder
+        runs on this one position, reading earlier ones from ``cache`` (and extending it)."""
+        t = cache["length"]
+        x = self._embed(np.asarray(tokens)[:, None], 1, start=t)  # (N, 1, E)
+        for block, block_cache, kv in zip(
+            self.decoder, cache["blocks"], cache["memory_kv"], strict=True
+        ):
+            x = block.step(x, block_cache, kv, cache["mask"])
+        cache["length"] = t + 1
+        return self.head.forward(self.decoder_norm.forward(x))[:, 0]
+
     def generate(self, source: np.ndarray, max_length: int, cache: bool = True) -> np.ndarray:
         """Greedy decoding, (N, ``max_length``) ids; with ``cache`` each step runs on the new
-        token only, reading earlier keys and values from a key/value cache."""
+        token only (:meth:`decode_step`), else the decoder reruns the whole prefix."""
         max_length = check_positive_int(max_length, "max_length")
         if not cache:
             return greedy_decode(self.next_log_probs, source, max_length)
-        memory, mask = self.encode(source)
-        memory_kv = [block.cross_attention.memory_keys_values(memory) for block in self.decoder]
-        caches: list[dict[str, np.ndarray]] = [{} for _ in self.decoder]
-        tokens = np.full((len(source), 1), BOS)
+        state = self.start_cache(source)
+        tokens = np.full(len(source), BOS)
         done = np.zeros(len(source), dtype=bool)
         out = np.full((len(source), max_length), PAD)
         for t in range(max_length):
-            x = self._embed(tokens, 1, start=t)  # (N, 1, E): the newest token only
-            for block, block_cache, kv in zip(self.decoder, caches, memory_kv, strict=True):
-                x = block.step(x, block_cache, kv, mask)
-            logits = self.head.forward(self.decoder_norm.forward(x))[:, 0]  # (N, V)
-            tokens = logits.argmax(axis=-1)[:, None]
-            out[:, t] = np.where(done, PAD, tokens[:, 0])
-            done |= tokens[:, 0] == EOS
+            tokens = self.decode_step(tokens, state).argmax(axis=-1)
+            out[:, t] = np.where(done, PAD, tokens)
+            done |= tokens == EOS
             if done.all():
                 break
         return out
@@ -528,7 +545,7 @@ class Seq2SeqTransformer(Layer):
 class GRUSeq2Seq(Layer):
     r"""A GRU encoder and a GRU decoder, with or without additive attention.
 
-    The encoder reads the source into states :math:`h_1..h_S`; the decoder starts from the
+    The encoder reads the input sequence into states :math:`h_1..h_S`; the decoder starts from the
     last real one, :math:`s_0 = h_S`. At step t it reads the previous target token and a
     context :math:`c_t`, :math:`s_t = \mathrm{GRU}([E y_{t-1}; c_t], s_{t-1})`, and predicts
     :math:`y_t` from :math:`[s_t; c_t]`. Without attention :math:`c_t = h_S` at every step
@@ -645,12 +662,103 @@ class GRUSeq2Seq(Layer):
         self.target_embedding.backward(grad_embedded)
         return self.source_embedding.backward(self.encoder.backward(grad_states))
 
+    def generate(self, source: np.ndarray, max_length: int) -> np.ndarray:
+        """Greedy decoding (N, ``max_length``) ids, one decoder step per token: the GRU's
+        state is its whole cache. ``weights`` then holds the attention maps (N, T, S)."""
+        max_length = check_positive_int(max_length, "max_length")
+        mask = source_mask(source)
+        states = self.encoder.forward(self.source_embedding.forward(source))  # (N, S, H)
+        state = initial = states[np.arange(len(source)), mask.sum(axis=1) - 1]
+        projected = self.attention.project_keys(states) if self.attention else None
+        tokens = np.full(len(source), BOS)
+        done = np.zeros(len(source), dtype=bool)
+        out = np.full((len(source), max_length), PAD)
+        weights = []
+        for t in range(max_length):
+            context = initial
+            if self.attention is not None and projected is not None:
+                context, step_weights, _ = self.attention.step(state, projected, states, mask)
+                weights.append(step_weights)
+            embedded = self.target_embedding.weight.value[tokens]  # (N, E)
+            (state,), _ = self.decoder.cell.step(
+                np.concatenate([embedded, context], axis=1), (state,)
+            )
+            logits = np.concatenate([state, context], axis=1) @ self.output.weight.value
+            tokens = (logits + self.output.bias.value).argmax(axis=1)
+            out[:, t] = np.where(done, PAD, tokens)
+            done |= tokens == EOS
+            if done.all():
+                break
+        self.weights = np.stack(weights, axis=1) if weights else None
+        return out
+
     def next_log_probs(self, source: np.ndarray, prefixes: np.ndarray) -> np.ndarray:
         """log P(next token | source, prefix) (N, V), rerunning the decoder over the prefix."""
         return log_softmax(self.forward(source, prefixes)[:, -1])
 
     def __repr__(self) -> str:
         return f"GRUSeq2Seq(hidden_size={self.hidden_size}, attention={self.use_attention})"
+
+
+# --- Training -------------------------------------------------------------------------------
+
+
+def padded_cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
+    r"""Mean cross-entropy over the real (non-padding) target positions, and its gradient.
+
+    :math:`L = -\frac{1}{M}\sum_{(n,t):\,y_{nt} \ne 0} \log p_{nt}(y_{nt})` over the M real
+    positions; :math:`\partial L/\partial z_{nt} = (p_{nt} - \mathrm{onehot}(y_{nt}))/M`
+    there and 0 at padding (``torch.nn.CrossEntropyLoss(ignore_index=0)``).
+    """
+    logits = as_float_array(logits, "logits", ndim=3)
+    targets = np.asarray(targets)
+    if targets.shape != logits.shape[:2]:
+        raise ValueError(
+            f"targets must be (N, T) = {logits.shape[:2]} ids, got {describe(targets)}"
+        )
+    real = targets != PAD
+    count = max(int(real.sum()), 1)
+    log_p = log_softmax(logits)  # (N, T, V)
+    picked = np.take_along_axis(log_p, targets[..., None], axis=-1)[..., 0]  # (N, T)
+    grad = np.exp(log_p)
+    np.put_along_axis(
+        grad, targets[..., None], np.take_along_axis(grad, targets[..., None], -1) - 1, -1
+    )
+    grad *= real[..., None] / count
+    return float(-(picked * real).sum() / count), grad
+
+
+def fit(
+    model: GRUSeq2Seq | Seq2SeqTransformer,
+    source: np.ndarray,
+    target_in: np.ndarray,
+    target_out: np.ndarray,
+    optimizer: Any,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> list[float]:
+    """Teacher forcing: minimise :func:`padded_cross_entropy` of ``model.forward(source,
+    target_in)`` against ``target_out`` with ``optimizer`` (:mod:`dltutor.scratch.optim`);
+    returns each epoch's mean loss. Batches are shuffled by a generator seeded with ``seed``."""
+    epochs = check_positive_int(epochs, "epochs")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    rng = np.random.default_rng(seed)
+    history = []
+    for _ in range(epochs):
+        order = rng.permutation(len(source))
+        total = 0.0
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            loss, grad = padded_cross_entropy(
+                model.forward(source[rows], target_in[rows]), target_out[rows]
+            )
+            model.backward(grad)
+            optimizer.step(model.parameters())
+            total += loss * len(rows)
+        history.append(total / len(source))
+    return history
 
 
 # --- Decoding --------------------------------------------------------------------------------

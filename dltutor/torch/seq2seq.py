@@ -307,7 +307,7 @@ def fit(
             loss = loss_fn(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1))
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(src)
+            total += loss.item() * len(src)
         history.append(total / len(source))
     model.eval()
     return history

@@ -1,0 +1,76 @@
+"""Decoding throughput of the seq2seq chapter's Transformer, with and without a key/value cache.
+
+Usage:
+    .venv/bin/python benchmarks/seq2seq_benchmark.py [--repeats 3] [--lengths 16 64 128]
+
+For each output length, greedy decoding of a batch of sources by an untrained
+``Seq2SeqTransformer`` (2 layers, width 64, 4 heads) that never emits ``<eos>`` (its end
+logit is pushed down, so every run writes the full length): NumPy
+(:meth:`dltutor.scratch.seq2seq.Seq2SeqTransformer.generate`) and PyTorch
+(:func:`dltutor.torch.seq2seq.generate`), each rerunning the decoder over the prefix and with
+the cache. Prints tokens per second and the cache's speed-up. The two frameworks load the same
+weights, and the outputs of every run are checked to be the same ids. One CPU thread; best of
+``--repeats``, after a warm-up call. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+import dltutor.torch as dtorch
+from dltutor.scratch import seq2seq as s2s
+from dltutor.torch import seq2seq as tseq
+
+BATCH, SOURCE_LENGTH, VOCAB = 16, 12, 32
+
+
+def best_time(run, repeats: int) -> tuple[float, np.ndarray]:
+    times, output = [], run()  # a warm-up call first
+    for _ in range(repeats):
+        start = time.perf_counter()
+        output = run()
+        times.append(time.perf_counter() - start)
+    return min(times), output
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--lengths", type=int, nargs="+", default=[16, 64, 128])
+    arguments = parser.parse_args()
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    context = max(arguments.lengths)
+    reference = s2s.Seq2SeqTransformer(VOCAB, VOCAB, context, 64, 4, 2, 128, rng=rng)
+    reference.head.bias.value[s2s.EOS] = -1e9  # never stop early: every run writes the full length
+    twin = tseq.Seq2SeqTransformer(VOCAB, VOCAB, context, 64, 4, 2, 128).double()
+    dtorch.set_weights(twin, reference.get_weights())
+    source = rng.integers(3, VOCAB, size=(BATCH, SOURCE_LENGTH))
+    print(f"batch {BATCH}, float64, 1 CPU thread; tokens per second (best of {arguments.repeats})")
+    print(
+        f"{'length':>6} {'NumPy full':>11} {'NumPy cache':>12} {'x':>5} {'torch full':>11} {'torch cache':>12} {'x':>5}"
+    )
+    for length in arguments.lengths:
+        runs = {
+            "numpy full": lambda: reference.generate(source, length, cache=False),
+            "numpy cache": lambda: reference.generate(source, length, cache=True),
+            "torch full": lambda: tseq.generate(twin, source, length, cache=False),
+            "torch cache": lambda: tseq.generate(twin, source, length, cache=True),
+        }
+        results = {name: best_time(run, arguments.repeats) for name, run in runs.items()}
+        outputs = [output for _, output in results.values()]
+        assert all(np.array_equal(outputs[0], other) for other in outputs[1:])
+        speed = {name: BATCH * length / seconds for name, (seconds, _) in results.items()}
+        print(
+            f"{length:6d} {speed['numpy full']:11.0f} {speed['numpy cache']:12.0f} "
+            f"{speed['numpy cache'] / speed['numpy full']:5.1f} {speed['torch full']:11.0f} "
+            f"{speed['torch cache']:12.0f} {speed['torch cache'] / speed['torch full']:5.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
