@@ -286,6 +286,15 @@ def test_prefix_beam_search_equals_exhaustive_search(seed) -> None:
         np.testing.assert_allclose(np.exp(score), totals[prefix], rtol=1e-10)
 
 
+def test_spikes_and_emission_frames_by_hand() -> None:
+    blank, a, b = [5.0, 0.0, 0.0], [0.0, 5.0, 0.0], [0.0, 0.0, 5.0]
+    soft_a = [1.0, 1.2, 0.0]  # a is likeliest but the blank still has 0.38
+    logits = np.array([blank, a, a, blank, soft_a, blank, b, blank])
+    assert speech.spike_frames(logits) == [(1, 1), (4, 1), (6, 2)]
+    np.testing.assert_array_equal(speech.emission_frames(logits, 2), [1, 6])
+    np.testing.assert_array_equal(speech.emission_frames(logits, 3), [1, 4, 6])
+
+
 def test_edit_distance_by_hand() -> None:
     assert speech.edit_distance("kitten", "sitting") == 3  # 2 substitutions, 1 insertion
     assert speech.edit_distance([1, 2, 3], []) == 3

@@ -31,7 +31,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.fft import dct
 
 from dltutor.checks import as_float_array, check_positive_int, describe
-from dltutor.scratch.losses import log_softmax
+from dltutor.scratch.losses import log_softmax, softmax
 
 # --- the short-time Fourier transform ------------------------------------------------------
 
@@ -492,6 +492,24 @@ def spike_frames(logits: np.ndarray, blank: int = 0) -> list[tuple[int, int]]:
     return [(t, int(c)) for t, c in enumerate(best) if c != blank and (t == 0 or best[t - 1] != c)]
 
 
+def emission_frames(logits: np.ndarray, count: int, blank: int = 0) -> np.ndarray:
+    """Where a CTC model emits its ``count`` labels: the frames of the ``count`` deepest
+    local minima of the blank's probability in ``logits`` (T, C), in time order.
+
+    Unlike :func:`spike_frames` this needs no label to win a frame outright, so it reads
+    the alignment of a model whose posteriors are still soft.
+    """
+    logits = as_float_array(logits, "logits", ndim=2)
+    count = check_positive_int(count, "count")
+    blank_probability = softmax(logits)[:, blank]
+    padded = np.concatenate([[np.inf], blank_probability, [np.inf]])
+    minima = np.flatnonzero(
+        (padded[1:-1] < padded[:-2]) & (padded[1:-1] <= padded[2:])
+    )  # local minima
+    deepest = minima[np.argsort(blank_probability[minima], kind="stable")[:count]]
+    return np.sort(deepest)
+
+
 def edit_distance(reference: Sequence[int], hypothesis: Sequence[int]) -> int:
     r"""The Levenshtein distance: the fewest substitutions, insertions and deletions that turn
     ``hypothesis`` into ``reference``, by :math:`D_{i,j} = \min(D_{i-1,j} + 1, D_{i,j-1} + 1,
@@ -528,6 +546,7 @@ __all__ = [
     "ctc_loss",
     "ctc_loss_and_gradient",
     "edit_distance",
+    "emission_frames",
     "error_rate",
     "greedy_decode",
     "griffin_lim",
