@@ -489,3 +489,157 @@ def test_plot_grouped_bars() -> None:
     assert heights == [0.2, 0.4, 0.5, 1.0]
     with pytest.raises(ValueError, match="at least one series"):
         plot.plot_grouped_bars({})
+
+
+# --- the full softmax, subsampling, analogies, relations (issue 22) -------------------------
+
+from dltutor.data.text import keep_probability, skipgram_pairs, subsample  # noqa: E402
+from dltutor.scratch.text import SkipGramSoftmax, analogy_accuracy, tfidf_classifier  # noqa: E402
+
+
+def test_skipgram_pairs_are_the_rows_of_skipgram_examples() -> None:
+    sentences = [np.array([2, 3, 4, 5]), np.array([3, 2]), np.array([4])]
+    pairs = skipgram_pairs(sentences, window=2)
+    # by hand: every ordered pair of different positions at most 2 apart, per sentence
+    expected = Counter(
+        (int(s[i]), int(s[j]))
+        for s in sentences
+        for i in range(len(s))
+        for j in range(len(s))
+        if i != j and abs(i - j) <= 2
+    )
+    assert Counter(map(tuple, pairs.tolist())) == expected
+    x, _ = data.skipgram_examples(sentences, 2, 3, np.full(6, 1 / 6), seed=0)
+    np.testing.assert_array_equal(x[:, :2], pairs)
+    with pytest.raises(ValueError, match="1-D array of word ids"):
+        skipgram_pairs([np.array([[1, 2]])], 2)
+    with pytest.raises(ValueError, match="single word"):
+        skipgram_pairs([np.array([1])], 2)
+
+
+def test_keep_probability_and_subsample() -> None:
+    counts = np.array([0, 0, 900, 90, 10])  # shares 0.9, 0.09, 0.01
+    keep = keep_probability(counts, threshold=0.01)
+    np.testing.assert_allclose(keep, [1.0, 1.0, np.sqrt(0.01 / 0.9), np.sqrt(0.01 / 0.09), 1.0])
+    sentences = [np.array([2] * 1000 + [4] * 1000)] * 20
+    kept = subsample(sentences, counts, threshold=0.01, seed=0)
+    assert all(np.all(s[s != 2] == 4) for s in kept)
+    assert all((s == 4).sum() == 1000 for s in kept)  # probability 1: always kept
+    share = np.mean([(s == 2).sum() / 1000 for s in kept])
+    assert share == pytest.approx(keep[2], abs=0.02)  # 20,000 draws: sd 0.0022
+    again = subsample(sentences, counts, threshold=0.01, seed=0)
+    assert all(np.array_equal(a, b) for a, b in zip(kept, again, strict=True))
+    with pytest.raises(ValueError, match="threshold"):
+        keep_probability(counts, threshold=0.0)
+    with pytest.raises(ValueError, match="not all zero"):
+        keep_probability(np.zeros(3))
+    with pytest.raises(ValueError):
+        subsample([np.array([7])], counts)  # an id the counts do not cover
+    with pytest.raises(TypeError, match="list of arrays"):
+        subsample("the cat", counts)
+
+
+def test_skipgram_softmax_gradients(rng) -> None:
+    model = SkipGramSoftmax(7, 4, rng=rng)
+    model.context.weight.value[...] = rng.standard_normal((7, 4))  # context starts at zero
+    x = np.array([[2], [2], [5], [0]])  # a centre twice
+    errors = scratch.check_layer(model, x, rng)
+    assert max(errors.values()) < TOLERANCE, errors
+    logits = model.forward(x)
+    assert logits.shape == (4, 7)
+    with pytest.raises(ValueError, match=r"centre ids of shape \(N, 1\)"):
+        model.forward(np.array([1, 2]))
+    with pytest.raises(ValueError, match="grad_output"):
+        model.backward(np.zeros((4, 6)))
+
+
+def test_skipgram_softmax_matches_torch_cross_entropy(rng) -> None:
+    torch = pytest.importorskip("torch")
+    model = SkipGramSoftmax(9, 3, rng=rng)
+    model.context.weight.value[...] = rng.standard_normal((9, 3))
+    centres, contexts = rng.integers(0, 9, size=(12, 1)), rng.integers(0, 9, size=12)
+    loss = scratch.CrossEntropyLoss()
+    value = loss.forward(model.forward(centres), contexts)
+    model.backward(loss.backward())
+    u = torch.tensor(model.centre.weight.value, requires_grad=True)
+    v = torch.tensor(model.context.weight.value, requires_grad=True)
+    reference = torch.nn.functional.cross_entropy(
+        u[torch.from_numpy(centres[:, 0])] @ v.T, torch.from_numpy(contexts)
+    )
+    reference.backward()
+    assert value == pytest.approx(reference.item(), rel=1e-12)
+    np.testing.assert_allclose(model.centre.weight.grad, u.grad.numpy(), **TORCH)
+    np.testing.assert_allclose(model.context.weight.grad, v.grad.numpy(), **TORCH)
+
+
+def test_analogy_accuracy_by_hand() -> None:
+    # rows: a1, b1, a2, b2, decoy; b = a + offset exactly, so every analogy is solved
+    offset = np.array([0.0, 0.0, 1.0])
+    a1, a2 = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    vectors = np.stack([a1, a1 + offset, a2, a2 + offset, a2 + 0.3 * offset])
+    assert analogy_accuracy(vectors, [(0, 1), (2, 3)]) == 1.0
+    # neither b may answer: the decoy (row 4) answers both questions
+    assert analogy_accuracy(vectors, [(0, 1), (2, 3)], candidates=[0, 2, 4]) == 0.0
+    # the query words never answer, even when they are nearest (b1 = a1)
+    same = np.stack([a1, a1, a2, a2 + offset, a2])
+    assert analogy_accuracy(same, [(0, 1), (2, 3)]) == 0.5
+    with pytest.raises(ValueError, match="at least two"):
+        analogy_accuracy(vectors, [(0, 1)])
+    with pytest.raises(ValueError):
+        analogy_accuracy(vectors, [(0, 1), (2, 9)])
+
+
+def test_relation_grammar_plants_its_relations() -> None:
+    sentences = corpora.make_relation_grammar(3000, seed=1)
+    assert sentences == corpora.make_relation_grammar(3000, seed=1)
+    forms = {}
+    for triples in corpora.RELATION_PAIRS.values():
+        for first, second, shared in triples:
+            forms[first] = forms[second] = shared
+    counts: Counter[str] = Counter()
+    for words in sentences:
+        present = [w for w in words if w in forms]
+        assert len(present) == 1, words  # one form per sentence
+        form = present[0]
+        counts[form] += 1
+        # its pair's own word is within three places: visible with window 3
+        assert abs(words.index(forms[form]) - words.index(form)) <= 3, words
+        if words[0] == "two":
+            assert form in {second for second, _, _ in _number_seconds()}
+    first, *_, last = corpora.RELATION_PAIRS["gender"]
+    assert counts["king"] + counts["queen"] > 4 * (counts[last[0]] + counts[last[1]])  # Zipf: 8x
+    with pytest.raises(ValueError):
+        corpora.make_relation_grammar(0)
+
+
+def _number_seconds() -> list[tuple[str, str, str]]:
+    return [(second, first, shared) for first, second, shared in corpora.RELATION_PAIRS["number"]]
+
+
+def test_split_by_groups_keeps_each_group_on_one_side() -> None:
+    reviews = data.make_sentiment(900, seed=0)
+    predicates = reviews.predicates
+    assert predicates[0] == " ".join(reviews.sentences[0][3:])
+    task = data.split_text(reviews.sentences, reviews.labels, 10, groups=predicates)
+    train = {predicates[i] for i in task.train_index}
+    assert not train & {predicates[i] for i in task.test_index}
+    assert len(task.train_index) + len(task.test_index) == 900
+    np.testing.assert_array_equal(task.y_train, reviews.labels[task.train_index])
+    np.testing.assert_array_equal(
+        task.x_train,
+        task.vocabulary.encode_batch([reviews.sentences[i] for i in task.train_index], 10),
+    )
+    with pytest.raises(ValueError, match="one group per sentence"):
+        data.split_text(reviews.sentences, reviews.labels, 10, groups=predicates[:5])
+    with pytest.raises(ValueError, match="two different groups"):
+        data.split_text(reviews.sentences, reviews.labels, 10, groups=["a"] * 900)
+
+
+def test_tfidf_classifier_reads_words() -> None:
+    texts = ["The cat sat.", "A cat ran!", "Stocks fell.", "Bonds fell, stocks rose."] * 5
+    labels = np.array([0, 0, 1, 1] * 5)
+    model = tfidf_classifier().fit(texts, labels)
+    assert model.predict(["the cat", "stocks and bonds"]).tolist() == [0, 1]
+    assert "cat" in model[0].vocabulary_ and "," in model[0].vocabulary_  # tokenize_words' words
+    with pytest.raises(ValueError, match="max_c"):
+        tfidf_classifier(max_c=0.0)
