@@ -158,7 +158,8 @@ def top_k_metrics(scores: Any, relevant: Any, seen: Any, k: int = 10) -> dict[st
     relevant set :math:`R` and top-k list :math:`T`,
     :math:`\text{recall@}k = |T \cap R| / \min(k, |R|)`; NDCG@k is scikit-learn's
     ``ndcg_score`` with binary gains: :math:`\sum_{j<k} [t_j \in R] / \log_2(j + 2)`,
-    divided by its best possible value.
+    divided by its best possible value. Ties: recall takes the lower item index first,
+    NDCG averages over the tied order (scikit-learn's convention).
     """
     from sklearn.metrics import ndcg_score
 
