@@ -643,3 +643,51 @@ def test_tfidf_classifier_reads_words() -> None:
     assert "cat" in model[0].vocabulary_ and "," in model[0].vocabulary_  # tokenize_words' words
     with pytest.raises(ValueError, match="max_c"):
         tfidf_classifier(max_c=0.0)
+
+
+def test_skipgram_softmax_twins(rng) -> None:
+    """Same weights, same loss and gradients: PyTorch in float64, Keras in float32."""
+    dtorch = pytest.importorskip("dltutor.torch.text")
+    from dltutor.torch import loss_and_gradients, set_weights
+
+    torch = pytest.importorskip("torch")
+    reference = SkipGramSoftmax(9, 4, rng=rng)
+    weights = [
+        rng.standard_normal(w.shape).astype(np.float32).astype(float)
+        for w in reference.get_weights()
+    ]
+    reference.set_weights(weights)
+    centres, contexts = rng.integers(0, 9, size=(10, 1)), rng.integers(0, 9, size=10)
+    loss = scratch.CrossEntropyLoss()
+    value = loss.forward(reference.forward(centres), contexts)
+    reference.backward(loss.backward())
+
+    twin = dtorch.SkipGramSoftmax(9, 4).double()
+    set_weights(twin, weights)
+    torch_value, torch_gradients = loss_and_gradients(
+        twin, torch.nn.CrossEntropyLoss(), centres, contexts
+    )
+    assert torch_value == pytest.approx(value, rel=1e-12)
+    for ours, theirs in zip(reference.gradients(), torch_gradients, strict=True):
+        np.testing.assert_allclose(theirs, ours, **TORCH)
+    with pytest.raises(ValueError, match=r"shape \(N, 1\)"):
+        twin(torch.tensor([[1, 2]]))
+
+    keras = pytest.importorskip("keras")
+    from dltutor.keras import loss_and_gradients as keras_loss_and_gradients
+    from dltutor.keras import set_weights as keras_set_weights
+    from dltutor.keras.text import SkipGramSoftmax as KerasSkipGramSoftmax
+
+    keras_twin = KerasSkipGramSoftmax(9, 4)
+    keras_set_weights(keras_twin, weights)
+    keras_value, keras_gradients = keras_loss_and_gradients(
+        keras_twin,
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        centres,
+        contexts,
+    )
+    assert keras_value == pytest.approx(value, rel=1e-5)
+    for ours, theirs in zip(reference.gradients(), keras_gradients, strict=True):
+        np.testing.assert_allclose(theirs, ours, **KERAS)
+    with pytest.raises(ValueError, match=r"shape \(N, 1\)"):
+        keras_twin(np.array([[1, 2]]))

@@ -50,6 +50,21 @@ class SkipGram(keras.Model):
         return keras.ops.convert_to_numpy(self.centre.embeddings)
 
 
+class SkipGramSoftmax(SkipGram):
+    """Skip-gram with the full softmax: centre ids (N, 1) in, logits over all V words out.
+
+    The twin of :class:`dltutor.scratch.text.SkipGramSoftmax`, to be scored with
+    ``SparseCategoricalCrossentropy(from_logits=True)`` against the context ids.
+    """
+
+    def call(self, x: Any) -> Any:
+        x = check_token_ids(x, self.spec.vocab_size, name="x")
+        if len(x.shape) != 2 or x.shape[1] != 1:
+            raise ValueError(f"x must have shape (N, 1): centre ids; got shape {tuple(x.shape)}")
+        u = self.centre(x[:, 0])  # (N, D)
+        return keras.ops.matmul(u, keras.ops.transpose(self.context.embeddings))  # (N, V)
+
+
 def skipgram_loss(labels: Any, logits: Any) -> Any:
     """Binary cross-entropy of each of the 1 + K logits, summed per row, averaged over rows."""
     labels = keras.ops.cast(labels, logits.dtype)

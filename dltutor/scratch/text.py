@@ -97,7 +97,7 @@ class SkipGram(Layer):
         return self.centre.weight.value
 
 
-class SkipGramSoftmax(Layer):
+class SkipGramSoftmax(SkipGram):
     r"""Skip-gram with the full softmax: which of the V words is the context of centre c?
 
     .. math::
@@ -116,26 +116,9 @@ class SkipGramSoftmax(Layer):
         \frac{\partial L}{\partial v_w} = g_w u_c ,
 
     a sum over the whole vocabulary for every pair; :class:`SkipGram`'s negative sampling
-    replaces it by K + 1 terms. Same tables and initialisation as :class:`SkipGram`.
+    replaces it by K + 1 terms. Same tables and initialisation as :class:`SkipGram`, whose
+    ``vectors`` it shares; only the question asked of them differs.
     """
-
-    def __init__(
-        self,
-        vocab_size: int,
-        embed_dim: int,
-        *,
-        rng: np.random.Generator | None = None,
-        dtype: npt.DTypeLike = np.float64,
-    ) -> None:
-        super().__init__()
-        self.spec = SkipGramSpec(vocab_size, embed_dim)
-        rng = np.random.default_rng(rng)
-        self.centre = self.add_layer("centre", Embedding(vocab_size, embed_dim, dtype=dtype))
-        self.context = self.add_layer("context", Embedding(vocab_size, embed_dim, dtype=dtype))
-        limit = 0.5 / embed_dim
-        self.centre.weight.value[...] = rng.uniform(-limit, limit, (vocab_size, embed_dim))
-        self.context.weight.value[...] = 0.0
-        self._u: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_index_array(x, "x", self.spec.vocab_size)
@@ -156,11 +139,6 @@ class SkipGramSoftmax(Layer):
         self.centre.backward(grad_output @ self.context.weight.value)  # (N, D)
         self.context.weight.grad = grad_output.T @ self._u  # (V, D)
         return np.zeros((len(self._u), 1))  # ids: no gradient
-
-    @property
-    def vectors(self) -> np.ndarray:
-        """The word vectors to use afterwards: the centre table, (vocab_size, embed_dim)."""
-        return self.centre.weight.value
 
 
 class SkipGramLoss:

@@ -47,6 +47,21 @@ class SkipGram(nn.Module):
         return self.centre.weight.detach()
 
 
+class SkipGramSoftmax(SkipGram):
+    """Skip-gram with the full softmax: centre ids (N, 1) in, logits over all V words out.
+
+    The twin of :class:`dltutor.scratch.text.SkipGramSoftmax`: :math:`s_w = u_c \\cdot
+    v_w` for every word w, scored against the context ids by ``nn.CrossEntropyLoss``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 2 or x.shape[1] != 1:
+            raise ValueError(f"x must have shape (N, 1): centre ids; got shape {tuple(x.shape)}")
+        check_ids(x, self.spec.vocab_size, "x", "vocab_size")
+        u = self.centre(x[:, 0])  # (N, D)
+        return u @ self.context.weight.T  # (N, V)
+
+
 class SkipGramLoss(nn.Module):
     """Binary cross-entropy of each of the 1 + K logits, summed per row, averaged over rows."""
 
