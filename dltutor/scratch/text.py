@@ -1,6 +1,7 @@
-r"""Words as vectors in NumPy: skip-gram with negative sampling, its count-based twin (PPMI and
-a truncated SVD), and the layers of three text classifiers — a bag of embeddings, a 1-D
-convolution over embeddings (Kim, 2014) and, in :mod:`dltutor.scratch.recurrent`, an LSTM.
+r"""Words as vectors in NumPy: skip-gram with the full softmax and with negative sampling, its
+count-based relative (PPMI and a truncated SVD), vector-offset analogies, a TF-IDF baseline,
+and the layers of three text classifiers — a bag of embeddings, a 1-D convolution over
+embeddings (Kim, 2014) and, in :mod:`dltutor.scratch.recurrent`, an LSTM.
 
 Sequences of vectors are (N, T, D): example, position, feature — the layout of the
 recurrent layers, and of Keras' ``Conv1D`` (PyTorch's ``conv1d`` wants (N, D, T)).
@@ -172,7 +173,7 @@ class SkipGramLoss:
         return (1.0 / (1.0 + np.exp(-logits)) - labels) / len(logits)
 
 
-# --- The count-based twin: PPMI and a truncated SVD ----------------------------------------
+# --- The count-based relative: PPMI and a truncated SVD ------------------------------------
 
 
 def cooccurrence_matrix(
