@@ -25,15 +25,25 @@ def repository_url() -> str:
     return str(config["repository"]["url"]).rstrip("/")
 
 
-def colab_cell_source() -> str:
-    """The cell: in Colab, install dltutor from the repository; anywhere else, nothing."""
+# What a chapter needs beyond what Colab has (NumPy, PyTorch, Keras, scikit-learn,
+# TensorBoard): the extras of pyproject.toml to install with dltutor in its notebooks.
+CHAPTER_EXTRAS = {"deployment": "deploy"}  # onnx, onnxruntime, onnxscript, safetensors
+
+
+def colab_cell_source(notebook: Path | None = None) -> str:
+    """The cell: in Colab, install dltutor from the repository; anywhere else, nothing.
+
+    A notebook of a chapter listed in ``CHAPTER_EXTRAS`` installs that extra too.
+    """
+    extra = CHAPTER_EXTRAS.get(notebook.parent.name) if notebook is not None else None
+    requirement = f"dltutor[{extra}]" if extra else "dltutor"
     return (
         f"{MARKER} install dltutor (Colab has NumPy, PyTorch, Keras).\n"
         "# Anywhere else, this cell does nothing.\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
-        f'    %pip install --quiet "dltutor @ git+{repository_url()}"'
+        f'    %pip install --quiet "{requirement} @ git+{repository_url()}"'
     )
 
 
@@ -44,8 +54,8 @@ def notebooks() -> list[Path]:
 
 
 def main() -> int:
-    source = colab_cell_source()
     for path in notebooks():
+        source = colab_cell_source(path)
         notebook = json.loads(path.read_text())
         cells = notebook["cells"]
         cell = {

@@ -15,6 +15,7 @@ import ast
 import importlib
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -131,17 +132,25 @@ def test_code_fits_the_page(path: Path) -> None:
 
 def test_colab_cell_comes_from_the_config() -> None:
     """The repository URL is set once, in _config.yml; .ci/colab_cell.py writes it into the notebooks."""
-    import sys
-
     sys.path.insert(0, str(ROOT / ".ci"))
     from colab_cell import colab_cell_source, repository_url
 
-    expected = colab_cell_source()
-    assert repository_url() in expected
+    assert repository_url() in colab_cell_source()
     stale = [
-        str(path.relative_to(ROOT)) for path in NOTEBOOKS if source(cells(path)[1]) != expected
+        str(path.relative_to(ROOT))
+        for path in NOTEBOOKS
+        if source(cells(path)[1]) != colab_cell_source(path)
     ]
     assert stale == [], f"run `python .ci/colab_cell.py`: {stale} disagree with _config.yml"
+
+
+def test_colab_cell_installs_a_chapters_extra() -> None:
+    """Colab lacks the export runtimes: the deployment notebooks install dltutor[deploy]."""
+    sys.path.insert(0, str(ROOT / ".ci"))
+    from colab_cell import colab_cell_source
+
+    assert '"dltutor[deploy] @ git+' in colab_cell_source(ROOT / "book/deployment/keras.ipynb")
+    assert '"dltutor @ git+' in colab_cell_source(ROOT / "book/cnn/keras.ipynb")
 
 
 def test_colab_cell_acts_only_in_colab() -> None:
