@@ -363,8 +363,15 @@ def test_multi_head_attention_matches_keras(case) -> None:
     from dltutor.keras.layout import _to_scratch
 
     theirs = _to_scratch((twin, None), [np.asarray(g) for g in weight_grads], gradients=True)
-    for ours, their in zip(layer.gradients(), theirs, strict=True):
-        assert_float32_close(ours, their)
+    largest = max(float(np.abs(their).max()) for their in theirs)
+    names = [name for name, _ in layer.parameters()]
+    for name, ours, their in zip(names, layer.gradients(), theirs, strict=True):
+        if name.endswith("b_k"):  # exactly 0; float32 leaves rounding of the layer's scale
+            # (Keras gave 1.8e-6 for one drawn case, seed 727)
+            assert np.abs(ours).max() < 1e-12
+            np.testing.assert_allclose(their, 0.0, atol=max(1e-6, 1e-5 * largest))
+        else:
+            assert_float32_close(ours, their)
 
 
 @pytest.mark.keras
