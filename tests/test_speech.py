@@ -429,3 +429,63 @@ def test_batched_synthesis_equals_one_at_a_time() -> None:
         alone, alone_edges = audio.synthesize(phones, speaker, rng=one_rng)
         np.testing.assert_allclose(wave, alone, atol=1e-12)
         np.testing.assert_array_equal(edge, alone_edges)
+
+
+# --- augmentation -------------------------------------------------------------------------
+
+
+def test_hann_window_is_scipys_periodic_hann() -> None:
+    from scipy.signal import get_window
+
+    for length in (64, 255, 256):
+        np.testing.assert_allclose(speech.hann_window(length), get_window("hann", length))
+
+
+def test_time_shift_rolls_each_example_and_fills_with_its_minimum(rng) -> None:
+    features = rng.standard_normal((6, 10, 3))
+    np.testing.assert_array_equal(speech.time_shift(features, 0, rng), features)
+    shifted = speech.time_shift(features, 3, np.random.default_rng(5))
+    shifts = np.random.default_rng(5).integers(-3, 4, 6)  # the same draws
+    for row, shift in enumerate(shifts):
+        expected = np.roll(features[row], shift, axis=0)
+        fill = features[row].min()
+        if shift > 0:
+            expected[:shift] = fill
+        elif shift < 0:
+            expected[shift:] = fill
+        np.testing.assert_array_equal(shifted[row], expected)
+
+
+def test_spec_augment_masks_one_band_of_each_kind(rng) -> None:
+    features = rng.standard_normal((20, 12, 8)) + 5.0  # no entry equals a row's mean
+    masked = speech.spec_augment(features, rng, time_width=3, frequency_width=2)
+    for row in range(20):
+        changed = masked[row] != features[row]
+        np.testing.assert_allclose(masked[row][changed], features[row].mean())
+        times = np.flatnonzero(changed.all(axis=1))  # whole frames masked
+        channels = np.flatnonzero(changed.all(axis=0))  # whole bands masked
+        assert len(times) <= 3 and len(channels) <= 2
+        assert (
+            changed
+            == (np.isin(np.arange(12), times)[:, None] | np.isin(np.arange(8), channels)[None, :])
+        ).all()
+    unchanged = speech.spec_augment(features, rng, time_width=0, frequency_width=0)
+    np.testing.assert_array_equal(unchanged, features)
+
+
+def test_framework_wrappers_name_bad_input() -> None:
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("keras")
+    from dltutor.keras import speech as keras_speech
+    from dltutor.torch import speech as torch_speech
+
+    with pytest.raises(TypeError, match="floating-point tensor"):
+        torch_speech.stft(np.zeros(300))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"\(N, T, C\)"):
+        torch_speech.ctc_loss(torch.zeros(4, 3), [[1]])
+    with pytest.raises(ValueError, match="one sequence per example"):
+        torch_speech.ctc_loss(torch.zeros(2, 4, 3), [[1]])
+    with pytest.raises(ValueError, match=r"\(N, T, C\)"):
+        keras_speech.ctc_loss(np.zeros((4, 3), np.float32), [[1]])
+    with pytest.raises(ValueError, match="one sequence per example"):
+        keras_speech.ctc_loss(np.zeros((2, 4, 3), np.float32), [[1]])
