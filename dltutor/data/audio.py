@@ -5,8 +5,10 @@ resonances of the vocal tract, the *formants*; a consonant adds a burst or a str
 noise. The vowel formants are the men's averages of Peterson and Barney (1952); each
 resonator is Klatt's (1980) two-pole filter
 
-.. math:: y_n = A x_n + B y_{n-1} + C y_{n-2},\quad C = -e^{-2\pi b/s},\
-          B = 2 e^{-\pi b/s}\cos(2\pi F/s),\quad A = 1 - B - C
+.. math::
+
+    y_n = A x_n + B y_{n-1} + C y_{n-2}, \quad C = -e^{-2\pi b/s}, \quad
+    B = 2 e^{-\pi b/s}\cos(2\pi F/s), \quad A = 1 - B - C
 
 for a formant at :math:`F` Hz of bandwidth :math:`b` at sample rate :math:`s` (unit gain at
 0 Hz). A *speaker* is a pitch, a speed and a formant scale (a shorter vocal tract raises
