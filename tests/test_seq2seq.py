@@ -292,37 +292,55 @@ def test_torch_cache_and_maps(rng) -> None:
     del torch
 
 
-@pytest.mark.parametrize("positions", ["sinusoidal", "learned"])
-def test_keras_transformer_parity(rng, positions) -> None:
+def keras_parity(reference: s2s.Layer, twin, rng) -> None:
+    """Logits and every gradient of a Keras twin against the scratch model, float32."""
     tf = pytest.importorskip("tensorflow")
     from dltutor.keras import layout
-    from dltutor.keras import seq2seq as kseq
 
-    args = (8, 9, 6, 8, 2, 2, 16)
-    reference = s2s.Seq2SeqTransformer(*args, positions=positions, rng=rng)
-    twin = kseq.Seq2SeqTransformer(*args, positions=positions)
     layout.set_weights(twin, reference.get_weights())
     logits = reference.forward(SOURCE, TARGET_IN)
     upstream = rng.standard_normal(logits.shape)
     reference.backward(upstream)
     inputs = (SOURCE.astype(np.int32), TARGET_IN.astype(np.int32))
-    variables = [v for layer, _ in layout._mapped_layers(twin) for v in layer.trainable_weights]
+    mapped = layout._mapped_layers(twin)
+    variables = [v for layer, _ in mapped for v in layer.trainable_weights]
     with tf.GradientTape() as tape:
         theirs = twin(inputs)
         value = tf.reduce_sum(theirs * tf.constant(upstream, tf.float32))
     flat = tape.gradient(value, variables)
     grads, start = [], 0
-    for mapped in layout._mapped_layers(twin):
-        count = len(mapped[0].trainable_weights)
+    for layer in mapped:
+        count = len(layer[0].trainable_weights)
         arrays = [np.asarray(tf.convert_to_tensor(g)) for g in flat[start : start + count]]
-        grads += layout._to_scratch(mapped, arrays, gradients=True)
+        grads += layout._to_scratch(layer, arrays, gradients=True)
         start += count
     np.testing.assert_allclose(np.asarray(theirs), logits, rtol=1e-5, atol=1e-5)
     for ours, keras_grad in zip(reference.gradients(), grads, strict=True):
         scale = max(1.0, float(np.abs(ours).max()))
         np.testing.assert_allclose(keras_grad, ours, rtol=1e-5, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("positions", ["sinusoidal", "learned"])
+def test_keras_transformer_parity(rng, positions) -> None:
+    pytest.importorskip("tensorflow")
+    from dltutor.keras import seq2seq as kseq
+
+    args = (8, 9, 6, 8, 2, 2, 16)
+    reference = s2s.Seq2SeqTransformer(*args, positions=positions, rng=rng)
+    twin = kseq.Seq2SeqTransformer(*args, positions=positions)
+    keras_parity(reference, twin, rng)
     maps = kseq.cross_attention_maps(twin, SOURCE, TARGET_IN)
+    reference.forward(SOURCE, TARGET_IN)
     np.testing.assert_allclose(maps[0], reference.cross_attention_maps()[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("attention", [True, False])
+def test_keras_gru_parity(rng, attention) -> None:
+    pytest.importorskip("tensorflow")
+    from dltutor.keras import seq2seq as kseq
+
+    reference = s2s.GRUSeq2Seq(8, 9, 4, 5, attention=attention, rng=rng)
+    keras_parity(reference, kseq.GRUSeq2Seq(8, 9, 4, 5, attention=attention), rng)
 
 
 # --- data and bad input -----------------------------------------------------------------------

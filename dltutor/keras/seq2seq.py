@@ -140,6 +140,61 @@ class Seq2SeqTransformer(keras.Model):
         return self.head(self.decoder_norm(x))  # (N, T, V)
 
 
+class GRUSeq2Seq(keras.Model):
+    """The twin of :class:`dltutor.scratch.seq2seq.GRUSeq2Seq`: a ``GRU`` encoder, a ``GRU``
+    decoder called one step at a time with its state passed in, and additive attention
+    from ``Dense`` layers; called on ``(source, target_in)``, it returns logits (N, T, V)."""
+
+    def __init__(
+        self,
+        source_vocab: int,
+        target_vocab: int,
+        embed_dim: int = 32,
+        hidden_size: int = 64,
+        attention: bool = True,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        self.use_attention = attention
+        self.source_embedding = keras.layers.Embedding(
+            source_vocab, embed_dim, embeddings_initializer=_normal()
+        )
+        self.encoder = keras.layers.GRU(hidden_size, return_sequences=True)
+        self.target_embedding = keras.layers.Embedding(
+            target_vocab, embed_dim, embeddings_initializer=_normal()
+        )
+        if attention:
+            self.query = keras.layers.Dense(hidden_size)
+            self.key = keras.layers.Dense(hidden_size)
+            self.score = keras.layers.Dense(1)
+        self.decoder = keras.layers.GRU(hidden_size, return_state=True)
+        self.output_layer = keras.layers.Dense(target_vocab)
+        dummy = np.ones((1, 2), dtype=np.int32)
+        self((dummy, dummy))  # build every layer
+
+    def call(self, inputs: Any, training: bool = False) -> Any:
+        source, target_in = inputs
+        valid = keras.ops.not_equal(source, PAD)  # (N, S)
+        states = self.encoder(self.source_embedding(source))  # (N, S, H)
+        last = keras.ops.sum(keras.ops.cast(valid, "int32"), axis=1) - 1
+        state = keras.ops.take_along_axis(states, last[:, None, None], axis=1)[:, 0]
+        initial = state
+        projected = self.key(states) if self.use_attention else None
+        embedded = self.target_embedding(target_in)
+        outputs = []
+        for t in range(target_in.shape[1]):
+            context = initial
+            if projected is not None:
+                hidden = keras.ops.tanh(self.query(state)[:, None] + projected)
+                scores = keras.ops.where(valid, self.score(hidden)[..., 0], -np.inf)
+                weights = keras.ops.softmax(scores, axis=-1)  # (N, S)
+                context = keras.ops.sum(weights[..., None] * states, axis=1)
+            step = keras.ops.concatenate([embedded[:, t], context], axis=1)[:, None]
+            _, state = self.decoder(step, initial_state=state)
+            outputs.append(keras.ops.concatenate([state, context], axis=1))
+        return self.output_layer(keras.ops.stack(outputs, axis=1))  # (N, T, V)
+
+
 def cross_attention_maps(
     model: Seq2SeqTransformer, source: np.ndarray, target_in: np.ndarray
 ) -> list[np.ndarray]:
