@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
+
+from dltutor.serve import timings
 
 Step = Callable[[], object]
 Case = tuple[str, str, Step, Step]  # (name, shape, NumPy step, PyTorch step)
@@ -15,13 +16,7 @@ Case = tuple[str, str, Step, Step]  # (name, shape, NumPy step, PyTorch step)
 
 def best_time(step: Step, repeats: int) -> float:
     """The shortest of ``repeats`` timings of ``step()`` in seconds, after one warm-up call."""
-    step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(timings(step, repeats))
 
 
 def compare(cases: Iterable[Case], description: str) -> None:

@@ -9,9 +9,11 @@ holds the whole computation. ::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,8 @@ import numpy as np
 from dltutor.checks import check_positive_int, describe
 
 
-def median_seconds(function: Callable[[], Any], repeats: int = 20) -> float:
-    """The median wall time of ``function()`` over ``repeats`` calls, after one warm-up call."""
+def timings(function: Callable[[], Any], repeats: int = 20) -> list[float]:
+    """The wall times of ``repeats`` calls of ``function()`` in seconds, after one warm-up."""
     repeats = check_positive_int(repeats, "repeats")
     function()
     times = []
@@ -29,7 +31,88 @@ def median_seconds(function: Callable[[], Any], repeats: int = 20) -> float:
         start = time.perf_counter()
         function()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
+
+
+def median_seconds(function: Callable[[], Any], repeats: int = 20) -> float:
+    """The median wall time of ``function()`` over ``repeats`` calls, after one warm-up call."""
+    return statistics.median(timings(function, repeats))
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """PyTorch on one CPU thread inside the block (if it is loaded), restored after.
+
+    Timings on a shared machine compare best when each side uses one core: with several
+    threads, a second process on the machine stalls whichever side it happens to meet.
+    onnxruntime and TensorFlow Lite take their thread count when a session is made
+    (``onnx_session(..., threads=1)``, ``tflite_runner(..., threads=1)``).
+    """
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if torch is not None:
+            torch.set_num_threads(threads)
+
+
+def time_ratio(first: Callable[[], Any], second: Callable[[], Any], repeats: int = 30) -> float:
+    r"""How many times longer ``first()`` takes than ``second()``, robust to a loaded machine.
+
+    The two run alternately (first, second; then second, first; ...), each pair
+    timed back to back on one PyTorch thread (:func:`one_thread`), and the result is the
+    median over pairs of :math:`t_{\text{first}} / t_{\text{second}}`. A burst of load
+    from another process then slows both sides of a pair alike, where two medians taken
+    one after the other can differ by any factor.
+    """
+    repeats = check_positive_int(repeats, "repeats")
+    ratios = []
+    with one_thread():
+        first()
+        second()  # warm-up
+        for index in range(repeats):
+            order = (first, second) if index % 2 == 0 else (second, first)
+            seconds = []
+            for function in order:
+                start = time.perf_counter()
+                function()
+                seconds.append(time.perf_counter() - start)
+            if index % 2:
+                seconds.reverse()
+            ratios.append(seconds[0] / seconds[1])
+    return statistics.median(ratios)
+
+
+def onnx_session(path: str | Path, threads: int | None = None) -> Any:
+    """An onnxruntime ``InferenceSession`` on the CPU for the ONNX file at ``path``.
+
+    ``threads``: the size of its thread pool (``None``: onnxruntime's default, one per
+    core). A missing file raises ``FileNotFoundError``, a file that is not a valid ONNX
+    graph ``ValueError``, both naming the path.
+    """
+    try:
+        import onnxruntime
+    except ImportError as error:
+        raise ImportError(
+            'onnxruntime is part of dltutor\'s deploy extra: pip install "dltutor[deploy]"'
+        ) from error
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no ONNX file at {path}: export one first (export_onnx)")
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # errors only
+    if threads is not None:
+        options.intra_op_num_threads = check_positive_int(threads, "threads")
+        options.inter_op_num_threads = 1
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime's own error types (InvalidProtobuf, ...)
+        raise ValueError(
+            f"{path} is not an ONNX graph onnxruntime can load: {str(error).strip()[:200]}"
+        ) from error
 
 
 class Predictor:
@@ -39,7 +122,7 @@ class Predictor:
     shape the graph takes after its batch dimension, finite, inside ``value_range`` —
     and returns the graph's output, computed ``batch_size`` rows at a time. Each failed
     check raises ``ValueError`` (``TypeError`` for non-numbers) naming what was expected
-    and what came.
+    and what came. ``threads``: as in :func:`onnx_session`.
     """
 
     def __init__(
@@ -47,26 +130,18 @@ class Predictor:
         path: str | Path,
         value_range: tuple[float, float] | None = None,
         batch_size: int = 256,
+        threads: int | None = None,
     ) -> None:
-        try:
-            import onnxruntime
-        except ImportError as error:
-            raise ImportError(
-                'onnxruntime is part of dltutor\'s deploy extra: pip install "dltutor[deploy]"'
-            ) from error
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no ONNX file at {path}: export one first (export_onnx)")
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = onnx_session(path, threads)
         (graph_input,) = self.session.get_inputs()
         self.input_name = graph_input.name
         self.row_shape = tuple(graph_input.shape[1:])  # the shape of one example
-        if value_range is not None and not value_range[0] < value_range[1]:
-            raise ValueError(f"value_range must be (low, high) with low < high, got {value_range}")
+        if value_range is not None and (
+            np.shape(value_range) != (2,) or not value_range[0] < value_range[1]
+        ):
+            raise ValueError(
+                f"value_range must be (low, high) with low < high, got {value_range!r}"
+            )
         self.value_range = value_range
         self.batch_size = check_positive_int(batch_size, "batch_size")
 
@@ -97,7 +172,9 @@ class Predictor:
             self.session.run(None, {self.input_name: inputs[start : start + self.batch_size]})[0]
             for start in range(0, len(inputs), self.batch_size)
         ]
-        return np.concatenate(outputs) if outputs else np.empty((0,), np.float32)
+        if not outputs:  # an empty batch: no rows, each of the output's row shape
+            return self.session.run(None, {self.input_name: inputs})[0]
+        return np.concatenate(outputs)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dltutor.checks import as_float_array, check_choice, describe
+from dltutor.checks import as_float_array, check_choice, check_positive_int, describe
 
 
 @contextlib.contextmanager
@@ -149,21 +149,30 @@ def to_tflite(
         return bytes(converter.convert())
 
 
-def tflite_runner(flat_buffer: bytes) -> Callable[[np.ndarray], np.ndarray]:
+def tflite_runner(
+    flat_buffer: bytes, threads: int | None = None
+) -> Callable[[np.ndarray], np.ndarray]:
     """A function that runs the TensorFlow Lite model on a batch, NumPy in and out.
 
     It keeps one interpreter and resizes its input only when the batch size changes.
+    The interpreter runs as TensorFlow Lite does by default: with the XNNPACK delegate,
+    its CPU kernels (whose "Created TensorFlow Lite XNNPACK delegate" line is silenced
+    here); ``threads`` sets its thread count (``None``: the default).
     ``tf.lite.Interpreter`` is deprecated in TensorFlow 2.21 in favour of the separate
-    ``ai_edge_litert`` package; it still runs, and its warning is silenced here. The
-    default XNNPACK delegate is left out (the built-in kernels, and no log line).
+    ``ai_edge_litert`` package; it still runs, and its warning is silenced here.
     """
+    if not isinstance(flat_buffer, (bytes, bytearray)):
+        raise TypeError(f"flat_buffer must be bytes (to_tflite's), got {describe(flat_buffer)}")
+    if threads is not None:
+        threads = check_positive_int(threads, "threads")
     with _quiet():
-        interpreter = tf.lite.Interpreter(
-            model_content=flat_buffer,
-            experimental_op_resolver_type=(
-                tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-            ),
-        )
+        try:
+            interpreter = tf.lite.Interpreter(model_content=bytes(flat_buffer), num_threads=threads)
+            interpreter.allocate_tensors()  # the delegate is applied (and logs) here
+        except ValueError as error:
+            raise ValueError(
+                f"flat_buffer is not a TensorFlow Lite model: {str(error).strip()[:200]}"
+            ) from error
     (details,) = interpreter.get_input_details()
     output_index = interpreter.get_output_details()[0]["index"]
     row_shape = tuple(int(n) for n in details["shape"][1:])
@@ -176,8 +185,9 @@ def tflite_runner(flat_buffer: bytes) -> Callable[[np.ndarray], np.ndarray]:
                 f"x must have shape (N, {', '.join(map(str, row_shape))}), got {describe(x)}"
             )
         if len(x) != allocated[0]:
-            interpreter.resize_tensor_input(details["index"], list(x.shape))
-            interpreter.allocate_tensors()
+            with _quiet():
+                interpreter.resize_tensor_input(details["index"], list(x.shape))
+                interpreter.allocate_tensors()
             allocated[0] = len(x)
         interpreter.set_tensor(details["index"], x)
         interpreter.invoke()

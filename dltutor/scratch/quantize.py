@@ -25,7 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from dltutor.checks import as_float_array, check_positive_int, check_same_length, describe
+from dltutor.checks import (
+    as_float_array,
+    check_number,
+    check_positive_int,
+    check_same_length,
+    describe,
+)
 from dltutor.scratch.train import minibatches
 
 
@@ -73,6 +79,20 @@ def quant_params(
     return scale, zero_point
 
 
+def _zero_points(zero_point: Any, bits: int, symmetric: bool) -> np.ndarray:
+    """``zero_point`` as integers, checked to be codes of ``bits`` bits."""
+    zero_point = np.asarray(zero_point)
+    if zero_point.dtype.kind not in "iu":
+        raise TypeError(f"zero_point must hold integers, got {describe(zero_point)}")
+    qmin, qmax = code_range(bits, symmetric)
+    if zero_point.size and (zero_point.min() < qmin or zero_point.max() > qmax):
+        raise ValueError(
+            f"zero_point must be a code in [{qmin}, {qmax}], got values in "
+            f"[{zero_point.min()}, {zero_point.max()}]"
+        )
+    return zero_point
+
+
 def quantize(
     x: Any, scale: Any, zero_point: Any, bits: int = 8, symmetric: bool = False
 ) -> np.ndarray:
@@ -85,7 +105,8 @@ def quantize(
     if np.any(scale <= 0):
         raise ValueError(f"scale must be positive, got a minimum of {scale.min()}")
     qmin, qmax = code_range(bits, symmetric)
-    codes = np.clip(np.round(x / scale) + np.asarray(zero_point), qmin, qmax)
+    zero_point = _zero_points(zero_point, bits, symmetric)
+    codes = np.clip(np.round(x / scale) + zero_point, qmin, qmax)
     return codes.astype(np.int8 if bits <= 8 else np.int16)
 
 
@@ -94,7 +115,10 @@ def dequantize(q: Any, scale: Any, zero_point: Any) -> np.ndarray:
     q = np.asarray(q)
     if q.dtype.kind not in "iu":
         raise TypeError(f"q must hold integer codes, got {describe(q)}")
-    return np.asarray(scale, dtype=np.float64) * (q.astype(np.int64) - np.asarray(zero_point))
+    zero_point = np.asarray(zero_point)
+    if zero_point.dtype.kind not in "iu":
+        raise TypeError(f"zero_point must hold integers, got {describe(zero_point)}")
+    return np.asarray(scale, dtype=np.float64) * (q.astype(np.int64) - zero_point)
 
 
 def fake_quantize(
@@ -137,6 +161,15 @@ def int8_matmul(
         raise ValueError(
             f"a_codes (N, K) and w_codes (K, M) must share K, got {a_codes.shape} and "
             f"{w_codes.shape}"
+        )
+    a_scale = check_number(a_scale, "a_scale", positive=True)
+    _zero_points(a_zero_point, 8, symmetric=False)
+    w_scale = as_float_array(w_scale, "w_scale")
+    columns = w_codes.shape[1]
+    if w_scale.shape not in ((columns,), (1, columns)) or np.any(w_scale <= 0):
+        raise ValueError(
+            f"w_scale must hold {columns} positive scales, one per column of w_codes, "
+            f"shape ({columns},) or (1, {columns}), got {describe(w_scale)}"
         )
     accumulator = (a_codes.astype(np.int32) - np.int32(a_zero_point)) @ w_codes.astype(
         np.int32
@@ -225,6 +258,15 @@ def fit_quantization_aware(
     return history
 
 
+def check_sparsity(sparsity: Any) -> float:
+    """``sparsity`` as a float in [0, 1): ``TypeError`` for a non-number, else ``ValueError``."""
+    if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float, np.floating)):
+        raise TypeError(f"sparsity must be a number in [0, 1), got {describe(sparsity)}")
+    if not 0 <= sparsity < 1:
+        raise ValueError(f"sparsity must be in [0, 1), got {sparsity!r}")
+    return float(sparsity)
+
+
 def magnitude_mask(weights: Any, sparsity: float) -> np.ndarray:
     r"""True for the weights kept when the fraction ``sparsity`` of smallest magnitudes is cut.
 
@@ -233,10 +275,7 @@ def magnitude_mask(weights: Any, sparsity: float) -> np.ndarray:
     cut (ties broken by position).
     """
     weights = as_float_array(weights, "weights")
-    if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)):
-        raise TypeError(f"sparsity must be a number in [0, 1), got {describe(sparsity)}")
-    if not 0 <= sparsity < 1:
-        raise ValueError(f"sparsity must be in [0, 1), got {sparsity!r}")
+    sparsity = check_sparsity(sparsity)
     cut = int(round(sparsity * weights.size))
     mask = np.ones(weights.size, dtype=bool)
     mask[np.argsort(np.abs(weights).ravel(), kind="stable")[:cut]] = False

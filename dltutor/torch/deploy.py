@@ -22,8 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from dltutor.checks import as_float_array, check_positive_int, describe
-from dltutor.scratch.quantize import magnitude_mask
+from dltutor import serve
+from dltutor.checks import as_float_array, check_number, check_positive_int, describe
+from dltutor.scratch.quantize import check_sparsity, magnitude_mask
 
 
 def require(module: str) -> Any:
@@ -58,6 +59,11 @@ def _check_fits(model: nn.Module, state: dict[str, torch.Tensor], path: Path) ->
         )
 
 
+def _check_module(model: Any) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {describe(model)}")
+
+
 def _existing(path: str | Path, writer: str) -> Path:
     path = Path(path)
     if not path.is_file():
@@ -67,6 +73,7 @@ def _existing(path: str | Path, writer: str) -> Path:
 
 def save_state(model: nn.Module, path: str | Path) -> Path:
     """``torch.save(model.state_dict(), path)``: tensors by name, no pickled class."""
+    _check_module(model)
     path = Path(path)
     torch.save(model.state_dict(), path)
     return path
@@ -79,8 +86,15 @@ def load_state(model: nn.Module, path: str | Path) -> nn.Module:
     when loaded. A file written for another architecture raises ``ValueError`` naming the
     entries that do not fit.
     """
+    _check_module(model)
     path = _existing(path, "save_state")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # pickle's and torch's own error types
+        raise ValueError(
+            f"{path} is not a state_dict file torch.load(weights_only=True) can read: "
+            f"{str(error).strip().splitlines()[0][:200]}"
+        ) from error
     _check_fits(model, state, path)
     model.load_state_dict(state)
     return model
@@ -89,6 +103,7 @@ def load_state(model: nn.Module, path: str | Path) -> nn.Module:
 def save_safetensors(model: nn.Module, path: str | Path) -> Path:
     """The state dict as safetensors: a JSON header and raw tensor bytes, nothing to unpickle."""
     safetensors_torch = require("safetensors.torch")
+    _check_module(model)
     path = Path(path)
     state = {name: value.detach().cpu().contiguous() for name, value in model.state_dict().items()}
     safetensors_torch.save_file(state, str(path))
@@ -98,6 +113,7 @@ def save_safetensors(model: nn.Module, path: str | Path) -> Path:
 def load_safetensors(model: nn.Module, path: str | Path) -> nn.Module:
     """Load :func:`save_safetensors`' file into ``model``; another architecture: ``ValueError``."""
     safetensors_torch = require("safetensors.torch")
+    _check_module(model)
     path = _existing(path, "save_safetensors")
     state = safetensors_torch.load_file(str(path))
     _check_fits(model, state, path)
@@ -115,6 +131,8 @@ def quiet() -> Iterator[None]:
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.ERROR)
+    disabled = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)  # torch.export logs its refusals as errors
     try:
         with (
             warnings.catch_warnings(),
@@ -124,19 +142,39 @@ def quiet() -> Iterator[None]:
             warnings.simplefilter("ignore")
             yield
     finally:
+        logging.disable(disabled)
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
+
+
+def _reason(error: BaseException) -> str:
+    """The first line of an exporter's error, ANSI colour codes stripped."""
+    reason = re.sub(r"\x1b\[[0-9;]*m", "", str(error.__cause__ or error)).strip()
+    lines = [line.strip() for line in reason.splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    if lines[0].startswith("Constraints violated"):  # the batch size changes the graph
+        detail = next((line for line in lines if line.startswith("- Not all")), lines[0])
+        detail = re.sub(r"L\['\w+'\]\.size\(\)\[0\]", "N", detail.lstrip("- "))
+        return f"the traced graph holds for some batch sizes only ({detail})"
+    return lines[0]
 
 
 def export_onnx(model: nn.Module, example: np.ndarray, path: str | Path) -> Path:
     """Export ``model`` with ``torch.onnx.export`` (the ``torch.export`` exporter) to ``path``.
 
-    The batch dimension is dynamic (``dynamic_shapes``): the file takes any number of
-    examples shaped like ``example``'s rows. The input is named ``x``, the output
-    ``logits``. Exported from a CPU copy in eval mode. A model the exporter cannot trace
-    raises ``ValueError`` saying so, with the exporter's error chained.
+    The batch dimension is dynamic: the file takes any number of examples shaped like
+    ``example``'s rows. The input is named ``x``, the output ``logits``. Exported from a
+    CPU copy in eval mode, in two steps: strict ``torch.export.export`` with
+    ``dynamic_shapes`` traces the model and refuses one whose computation depends on the
+    batch size (an ``if x.shape[0] > 4``, which the ONNX exporter alone would freeze at
+    the example's branch, silently); ``torch.onnx.export`` translates the traced program.
+    Then onnxruntime runs the file at batch 1 and ``len(example) + 1`` and must agree with
+    the model. A model that cannot be traced, or a file that disagrees, raises
+    ``ValueError`` saying why, with the exporter's error chained.
     """
     require("onnxscript")
+    _check_module(model)
     example = as_float_array(example, "example")
     if example.ndim < 2 or len(example) < 2:
         raise ValueError(
@@ -144,47 +182,70 @@ def export_onnx(model: nn.Module, example: np.ndarray, path: str | Path) -> Path
             f"dimension can stay dynamic), got {describe(example)}"
         )
     path = Path(path)
+    name = type(model).__name__
     cpu_model = copy.deepcopy(model).cpu().eval()
     dtype = next(cpu_model.parameters()).dtype
     inputs = (torch.as_tensor(example, dtype=dtype),)
     batch = torch.export.Dim("batch")
     try:
         with quiet():
+            traced = torch.export.export(
+                cpu_model, inputs, dynamic_shapes=({0: batch},), strict=True
+            )
             program = torch.onnx.export(
-                cpu_model,
+                traced,
                 inputs,
                 dynamo=True,
                 input_names=["x"],
                 output_names=["logits"],
-                dynamic_shapes=({0: batch},),
                 verbose=False,
             )
-    except Exception as error:  # the exporter raises its own error types
-        reason = re.sub(r"\x1b\[[0-9;]*m", "", str(error.__cause__ or error)).strip()
-        first = reason.splitlines()[0] if reason else type(error).__name__
+    except Exception as error:  # the exporters raise their own error types
+        first = _reason(error)
         hint = (
             " (control flow that depends on the data: rewrite the branch with torch.cond)"
-            if "data-dependent" in first
+            if "data-dependent" in first.lower()
+            else " (the computation depends on the batch size)"
+            if first.startswith("the traced graph holds")
             else ""
         )
-        raise ValueError(
-            f"torch.onnx.export could not export {type(model).__name__}: {first}{hint}"
-        ) from error
+        raise ValueError(f"torch.onnx.export could not export {name}: {first}{hint}") from error
     if program is None:  # only when given a file name, which we do not
-        raise ValueError(f"torch.onnx.export returned no program for {type(model).__name__}")
+        raise ValueError(f"torch.onnx.export returned no program for {name}")
     program.save(str(path))
+    _check_export(cpu_model, example, path)
     return path
 
 
-def onnx_session(path: str | Path) -> Any:
-    """An onnxruntime ``InferenceSession`` on the CPU for the ONNX file at ``path``."""
-    ort = require("onnxruntime")
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no ONNX file at {path}: write one with export_onnx")
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # errors only
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+def _check_export(model: nn.Module, example: np.ndarray, path: Path) -> None:
+    """``ValueError`` unless onnxruntime and ``model`` agree at batch 1 and N + 1.
+
+    Tolerance: 1e-4 of the largest output. float32 rounding (2^-24 ≈ 6e-8 relative per
+    operation) accumulated over a few hundred terms per output stays near 1e-5 of the
+    outputs' size; a graph frozen at another branch differs by the outputs' own size.
+    """
+    session = onnx_session(path)
+    dtype = next(model.parameters()).dtype
+    for batch in (example[:1], np.concatenate([example, example[:1]])):
+        with torch.no_grad():
+            expected = model(torch.as_tensor(batch, dtype=dtype)).numpy()
+        got = session.run(None, {"x": batch.astype(expected.dtype)})[0]
+        scale = max(float(np.abs(expected).max()), 1e-12)
+        if got.shape != expected.shape or np.abs(got - expected).max() > 1e-4 * scale:
+            raise ValueError(
+                f"the ONNX file for {type(model).__name__} disagrees with the model at batch "
+                f"{len(batch)} (largest difference "
+                f"{np.abs(got - expected).max() if got.shape == expected.shape else got.shape}"
+                f"): the computation depends on the batch size, which the export froze"
+            )
+
+
+def onnx_session(path: str | Path, threads: int | None = None) -> Any:
+    """An onnxruntime ``InferenceSession`` on the CPU for the ONNX file at ``path``
+    (:func:`dltutor.serve.onnx_session`: ``threads`` sets its pool, a bad file is a
+    ``ValueError``)."""
+    require("onnxruntime")
+    return serve.onnx_session(path, threads)
 
 
 # --- int8 --------------------------------------------------------------------------------
@@ -274,6 +335,8 @@ def prune_magnitude(model: nn.Module, sparsity: float) -> nn.Module:
     """
     from torch.nn.utils import prune
 
+    _check_module(model)
+    sparsity = check_sparsity(sparsity)
     pruned = copy.deepcopy(model)
     if sparsity == 0:
         return pruned
@@ -290,6 +353,7 @@ def prune_magnitude_scratch(model: nn.Module, sparsity: float) -> nn.Module:
     All prunable weights in one vector, one global threshold, the mask applied layer by
     layer: the same cut as PyTorch's global L1 pruning.
     """
+    _check_module(model)
     pruned = copy.deepcopy(model)
     parameters = [getattr(m, name) for m, name in prunable(pruned)]
     flat = np.concatenate([p.detach().cpu().double().numpy().ravel() for p in parameters])
@@ -335,6 +399,8 @@ class DistillationLoss(nn.Module):
 
     def __init__(self, temperature: float = 4.0, alpha: float = 0.9) -> None:
         super().__init__()
+        temperature = check_number(temperature, "temperature")
+        alpha = check_number(alpha, "alpha")
         if not temperature > 0 or not 0 <= alpha <= 1:
             raise ValueError(
                 f"temperature must be > 0 and alpha in [0, 1], got {temperature!r}, {alpha!r}"
