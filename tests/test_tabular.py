@@ -7,7 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dltutor.data.ratings import make_ratings, split_ratings
+from dltutor.data.ratings import (
+    damped_biases,
+    make_ratings,
+    rating_pairs,
+    rating_rmse,
+    rating_task,
+    split_ratings,
+)
 from dltutor.data.tabular import DataSplit, make_credit
 from dltutor.metrics import top_k_metrics
 from dltutor.scratch.gradcheck import check_layer, check_loss
@@ -369,6 +376,64 @@ def test_ratings_have_planted_structure_and_a_clean_split() -> None:
         make_ratings(num_items=10, per_user=20)
     with pytest.raises(ValueError, match="leave training"):
         split_ratings(data, test_size=0.6, validation_size=0.5)
+
+
+def test_rating_task_matches_a_loop_over_the_ratings() -> None:
+    data = make_ratings(num_users=60, num_items=40, per_user=10, seed=1)
+    split = split_ratings(data, cold_fraction=0.1, seed=3)
+    task = rating_task(data, split, threshold=4.0)
+    seen, relevant = np.zeros((60, 40), bool), np.zeros((60, 40), bool)
+    counts, liked, train = np.zeros(40, int), np.zeros(40, int), []
+    for u, i, r, tr, va, te in zip(
+        data.users,
+        data.items,
+        data.ratings,
+        split.train,
+        split.validation,
+        split.test,
+        strict=True,
+    ):
+        seen[u, i] |= bool(tr or va)
+        relevant[u, i] |= bool(te and r >= 4.0)
+        counts[i] += tr
+        liked[i] += tr and r >= 4.0
+        if tr:
+            train.append(r)
+    np.testing.assert_array_equal(task.seen, seen)
+    np.testing.assert_array_equal(task.relevant, relevant)
+    np.testing.assert_array_equal(task.counts, counts)
+    np.testing.assert_array_equal(task.liked_counts, liked)
+    assert task.mean == pytest.approx(np.mean(train), abs=1e-12)
+    x, y = task.cold
+    assert np.isin(x[:, 0], split.cold_users).all() and len(y) == split.cold.sum()
+    x32, y32 = rating_pairs(data, split.test, "float32")
+    assert x32.dtype == np.int64 and y32.dtype == np.float32 and y32.shape == (len(x32), 1)
+    with pytest.raises(ValueError, match="booleans"):
+        rating_pairs(data, split.test.astype(int))
+    with pytest.raises(TypeError, match="RatingSplit"):
+        rating_task(data, (split.train, split.test))  # type: ignore[arg-type]
+
+
+def test_rating_rmse_and_damped_biases_by_hand() -> None:
+    scores = np.array([[1.0, 2.0], [3.0, 4.0]])
+    x = np.array([[0, 1], [1, 0]])
+    y = np.array([[2.5], [1.0]])  # errors -0.5 and 2
+    assert rating_rmse(scores, x, y) == pytest.approx(np.sqrt((0.25 + 4) / 2), abs=1e-15)
+    with pytest.raises(ValueError, match="y \\(N, 1\\)"):
+        rating_rmse(scores, x, y[:, 0])
+    data = make_ratings(num_users=30, num_items=20, per_user=8, seed=4)
+    task = rating_task(data, split_ratings(data, seed=4))
+    user, item = damped_biases(task, damping=2.0)
+    (xt, yt), mu = task.train, task.mean
+    for i in range(20):  # item i: sum of its residuals over (count + damping)
+        rows = xt[:, 1] == i
+        assert item[i] == pytest.approx((yt[rows, 0] - mu).sum() / (rows.sum() + 2.0), abs=1e-12)
+    for u in range(30):
+        rows = xt[:, 0] == u
+        residual = yt[rows, 0] - mu - item[xt[rows, 1]]
+        assert user[u] == pytest.approx(residual.sum() / (rows.sum() + 2.0), abs=1e-12)
+    with pytest.raises(ValueError, match="damping"):
+        damped_biases(task, damping=-1.0)
 
 
 def test_top_k_metrics_on_a_hand_case() -> None:

@@ -159,3 +159,112 @@ def split_ratings(
     validation = ~cold & (draw >= test_size) & (draw < test_size + validation_size)
     train = ~cold & ~test & ~validation
     return RatingSplit(train, validation, test, cold, cold_users)
+
+
+@dataclass(frozen=True)
+class RatingTask:
+    """The evaluation protocol of a :class:`RatingSplit`, computed once: ``(x, y)`` pairs
+    for each part — ``x`` (N, 2) int64 (user, item) ids, ``y`` (N, 1) ratings — the
+    training mean ``mean``, each item's training ratings ``counts`` (I,) and those at or
+    above the threshold ``liked_counts`` (I,), and for top-k lists the (U, I) masks
+    ``seen`` (rated in training or validation: known, never recommended) and ``relevant``
+    (a held-out test rating at or above the threshold)."""
+
+    train: tuple[np.ndarray, np.ndarray]
+    validation: tuple[np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray]
+    cold: tuple[np.ndarray, np.ndarray]
+    mean: float
+    counts: np.ndarray
+    liked_counts: np.ndarray
+    seen: np.ndarray
+    relevant: np.ndarray
+
+
+def rating_pairs(
+    data: Ratings, mask: np.ndarray, dtype: str = "float64"
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` of the ratings where ``mask`` (R,) is True: x (N, 2) int64 (user, item)
+    pairs, y (N, 1) ratings of ``dtype``."""
+    mask = np.asarray(mask)
+    if mask.shape != data.users.shape or mask.dtype != bool:
+        raise ValueError(
+            f"mask must be ({len(data.users)},) booleans, got {mask.dtype} {mask.shape}"
+        )
+    users, items, values = data.subset(mask)
+    return np.stack([users, items], axis=1), values[:, None].astype(dtype)
+
+
+def rating_task(
+    data: Ratings, split: RatingSplit, threshold: float = 4.0, dtype: str = "float64"
+) -> RatingTask:
+    r"""The pairs, counts and top-k masks of ``split`` (see :class:`RatingTask`).
+
+    An item is *relevant* for user u if u's held-out test rating of it is at least
+    ``threshold``; ``seen`` marks the pairs in training or validation.
+    """
+    if not isinstance(split, RatingSplit):
+        raise TypeError(f"split must be a RatingSplit, got {type(split).__name__}")
+    parts = {
+        name: rating_pairs(data, getattr(split, name), dtype)
+        for name in ("train", "validation", "test", "cold")
+    }
+    (x_fit, y_fit), (x_val, _), (x_held, y_held) = (
+        parts["train"],
+        parts["validation"],
+        parts["test"],
+    )
+    shape = (data.num_users, data.num_items)
+    seen = np.zeros(shape, bool)
+    seen[x_fit[:, 0], x_fit[:, 1]] = True
+    seen[x_val[:, 0], x_val[:, 1]] = True
+    relevant = np.zeros(shape, bool)
+    liked = y_held[:, 0] >= threshold
+    relevant[x_held[liked, 0], x_held[liked, 1]] = True
+    counts = np.bincount(x_fit[:, 1], minlength=data.num_items)
+    liked_counts = np.bincount(x_fit[y_fit[:, 0] >= threshold, 1], minlength=data.num_items)
+    return RatingTask(
+        parts["train"],
+        parts["validation"],
+        parts["test"],
+        parts["cold"],
+        float(y_fit.mean()),
+        counts,
+        liked_counts,
+        seen,
+        relevant,
+    )
+
+
+def rating_rmse(scores: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
+    r"""Root mean squared error of the (U, I) ``scores`` on pairs ``x`` (N, 2) with ratings
+    ``y`` (N, 1): :math:`\sqrt{\frac1N \sum_n (s_{u_n i_n} - r_n)^2}`."""
+    scores = np.asarray(scores)
+    x, y = np.asarray(x), np.asarray(y)
+    if scores.ndim != 2 or x.ndim != 2 or x.shape[1] != 2 or y.shape != (len(x), 1):
+        raise ValueError(
+            f"scores must be (U, I), x (N, 2) and y (N, 1), got {scores.shape}, "
+            f"{x.shape}, {y.shape}"
+        )
+    return float(np.sqrt(np.mean((scores[x[:, 0], x[:, 1]] - y[:, 0]) ** 2)))
+
+
+def damped_biases(task: RatingTask, damping: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
+    r"""Biases-only baseline fitted on the training ratings: damped means
+    :math:`b_i = \frac{\sum_{u} (r_{ui} - \mu)}{n_i + \lambda}` per item, then
+    :math:`b_u = \frac{\sum_i (r_{ui} - \mu - b_i)}{n_u + \lambda}` per user, with
+    :math:`\lambda` = ``damping``; returns ``(user_bias (U,), item_bias (I,))``, so the
+    prediction is :math:`\mu + b_u + b_i`."""
+    if not damping >= 0:
+        raise ValueError(f"damping must be non-negative, got {damping!r}")
+    num_users, num_items = task.seen.shape
+    x, y = task.train
+    residual = y[:, 0].astype(np.float64) - task.mean
+    item = np.bincount(x[:, 1], residual, num_items) / (
+        np.bincount(x[:, 1], minlength=num_items) + damping
+    )
+    residual = residual - item[x[:, 1]]
+    user = np.bincount(x[:, 0], residual, num_users) / (
+        np.bincount(x[:, 0], minlength=num_users) + damping
+    )
+    return user, item
