@@ -56,9 +56,14 @@ def length_generalisation(seeds: int, epochs: int) -> None:
     source = source_vocab.encode(pairs.source, eos=False)
     target_in, target_out = translation.teacher_forcing(target_vocab.encode(pairs.target))
     context = 24  # the longest three-clause sentence (23 words) and its end token
-    print(f"exact match, mean ± sd over {seeds} seeds, {epochs} epochs, 5,000 pairs")
+    print(f"exact match (%) and BLEU, mean ± sd over {seeds} seeds, {epochs} epochs, 5,000 pairs")
     for positions in ("sinusoidal", "learned"):
-        scores: dict[str, list[float]] = {"≤ 15 words": [], "16-23 words": []}
+        scores: dict[str, list[float]] = {
+            "exact ≤ 15 words": [],
+            "exact 16-23 words": [],
+            "BLEU ≤ 15 words": [],
+            "BLEU 16-23 words": [],
+        }
         for seed in range(seeds):
             dtorch.set_seed(seed)
             model = tseq.Seq2SeqTransformer(
@@ -67,14 +72,15 @@ def length_generalisation(seeds: int, epochs: int) -> None:
             tseq.fit(
                 model, source, target_in, target_out, epochs=epochs, learning_rate=5e-3, seed=seed
             )
-            for name, held in zip(scores, (short, long), strict=True):
+            for name, held in zip(("≤ 15 words", "16-23 words"), (short, long), strict=True):
                 ids = source_vocab.encode(held.source, eos=False)
                 written = tseq.generate(model, ids, context)
                 decoded = [target_vocab.decode(row) for row in written]
-                scores[name].append(s2s.exact_match(decoded, held.target))
+                scores[f"exact {name}"].append(100 * s2s.exact_match(decoded, held.target))
+                scores[f"BLEU {name}"].append(s2s.corpus_bleu(decoded, held.target))
         print(
             f"{positions:10}",
-            ", ".join(f"{k}: {np.mean(v):.1%} ± {np.std(v):.1%}" for k, v in scores.items()),
+            ", ".join(f"{k}: {np.mean(v):.1f} ± {np.std(v):.1f}" for k, v in scores.items()),
         )
 
 
