@@ -13,6 +13,7 @@ import copy
 import io
 import logging
 import re
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -289,7 +290,8 @@ def quantize_onnx_static(
     each activation's observed range sets its scale and zero point (min–max). Weights are
     int8, symmetric, per output channel if ``per_channel``; activations uint8. The graph
     holds QuantizeLinear/DequantizeLinear pairs (QDQ), which onnxruntime fuses into
-    integer kernels.
+    integer kernels. The float graph is first pre-processed as onnxruntime advises
+    (``quant_pre_process``: shape inference and graph optimisation).
     """
     quantization = require("onnxruntime.quantization")
     calibration = as_float_array(calibration, "calibration").astype(np.float32)
@@ -305,9 +307,12 @@ def quantize_onnx_static(
             batch = next(self.batches, None)
             return None if batch is None else {"x": batch}
 
-    with quiet():
+    with tempfile.TemporaryDirectory() as folder, quiet():
+        prepared = Path(folder) / "prepared.onnx"
+        shape_inference = require("onnxruntime.quantization.shape_inference")
+        shape_inference.quant_pre_process(str(source), str(prepared))
         quantization.quantize_static(
-            str(source),
+            str(prepared),
             str(target),
             Reader(),
             quant_format=quantization.QuantFormat.QDQ,
