@@ -380,8 +380,10 @@ def test_onnx_int8_is_smaller_and_close(cnn, digits, onnx_file, tmp_path) -> Non
         # 4 bytes -> 1 a weight; the graph and the scales are a fixed cost at this size
         assert path.stat().st_size < 0.7 * onnx_file.stat().st_size
         out = deploy.onnx_session(path).run(None, {"x": x})[0]
-        # int8 rounding: a few percent of the logits' spread, not exact
-        assert np.abs(out - reference).max() < 0.05 * np.ptp(reference)
+        # int8 rounding through four layers: a guard, not a derived bound (the codes are
+        # checked exactly against the scratch quantiser below, and one layer's error
+        # against its bound in test_dynamic_int8_linear_is_within_the_rounding_bound)
+        assert 0 < np.abs(out - reference).max() < 0.05 * np.ptp(reference)
 
 
 def test_onnx_static_int8_codes_are_the_scratch_quantisers(cnn, digits, onnx_file, tmp_path):
