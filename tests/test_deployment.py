@@ -329,10 +329,11 @@ def test_time_ratio_times_both_alternately_on_one_thread() -> None:
 
     def slow() -> None:
         seen.append(torch.get_num_threads())
-        time.sleep(0.004)
+        time.sleep(0.02)
 
-    # sleeps of 4 ms and 1 ms plus the same overhead: the ratio lies below 4 and well above 1
-    ratio = serve.time_ratio(slow, lambda: time.sleep(0.001), 15)
+    # sleeps of 20 ms and 5 ms, each overshot by the same scheduler delay (about a
+    # millisecond when loaded): the ratio lies below 4 and well above 1
+    ratio = serve.time_ratio(slow, lambda: time.sleep(0.005), 15)
     assert 1.5 < ratio < 4.5
     assert set(seen) == {1} and torch.get_num_threads() == threads  # restored
     assert len(serve.timings(slow, 3)) == 3
