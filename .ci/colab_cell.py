@@ -37,13 +37,19 @@ def colab_cell_source(notebook: Path | None = None) -> str:
     """
     extra = CHAPTER_EXTRAS.get(notebook.parent.name) if notebook is not None else None
     requirement = f"dltutor[{extra}]" if extra else "dltutor"
+    install = f'    %pip install --quiet "{requirement} @ git+{repository_url()}"'
+    if len(install) > 79:  # the book's code width: IPython expands {url} in a magic
+        install = (
+            f'    url = "git+{repository_url()}"\n'
+            f'    %pip install --quiet "{requirement} @ {{url}}"'
+        )
     return (
         f"{MARKER} install dltutor (Colab has NumPy, PyTorch, Keras).\n"
         "# Anywhere else, this cell does nothing.\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
-        f'    %pip install --quiet "{requirement} @ git+{repository_url()}"'
+        f"{install}"
     )
 
 

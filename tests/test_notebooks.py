@@ -149,7 +149,9 @@ def test_colab_cell_installs_a_chapters_extra() -> None:
     sys.path.insert(0, str(ROOT / ".ci"))
     from colab_cell import colab_cell_source
 
-    assert '"dltutor[deploy] @ git+' in colab_cell_source(ROOT / "book/deployment/keras.ipynb")
+    cell = colab_cell_source(ROOT / "book/deployment/keras.ipynb")
+    assert '"dltutor[deploy] @ {url}"' in cell and 'url = "git+https://' in cell
+    assert max(len(line) for line in cell.splitlines()) <= 79
     assert '"dltutor @ git+' in colab_cell_source(ROOT / "book/cnn/keras.ipynb")
 
 
