@@ -343,6 +343,69 @@ def test_tabular_mlp_twins_compute_the_scratch_function(rng) -> None:
         torch_model(torch.zeros((2, 4), dtype=torch.float64))
     with pytest.raises(ValueError, match=r"\(N, 5\)"):
         reference.forward(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match=r"\(N, 5\)"):
+        keras_model(np.zeros((2, 6), np.float32))  # an extra column is not ignored
+    bad = x.copy()
+    bad[0, 3] = 1.5  # a fractional code: refused by all three, not rounded or truncated
+    for call in (
+        reference.forward,
+        lambda v: torch_model(torch.as_tensor(v)),
+        lambda v: keras_model(v.astype(np.float32)),
+    ):
+        with pytest.raises(ValueError, match="whole numbers"):
+            call(bad)
+    bad[0, 3] = 4.0  # out of range for a column of 4 levels
+    for call in (reference.forward, lambda v: torch_model(torch.as_tensor(v))):
+        with pytest.raises(ValueError, match=r"\[0, size\)"):
+            call(bad)
+
+
+def test_batch_norm_twins_agree_in_both_modes_and_in_their_running_statistics(rng) -> None:
+    import torch
+
+    from dltutor.keras.tabular import TabularMLP as KerasMLP
+    from dltutor.torch.tabular import TabularMLP as TorchMLP
+
+    x = np.concatenate([rng.standard_normal((32, 3)), rng.integers(0, 4, (32, 1))], axis=1)
+    x = x.astype(np.float32)
+    arguments = dict(num_numeric=3, category_sizes=(4,), embedding_dim=2, hidden=(8, 4))
+    torch_model = TorchMLP(**arguments, batch_norm=True)  # type: ignore[arg-type]
+    keras_model = KerasMLP(**arguments, batch_norm=True)  # type: ignore[arg-type]
+    keras_model(x)  # build
+    state = {k: v.detach().numpy() for k, v in torch_model.state_dict().items()}
+    state["layers.2.running_mean"] = rng.standard_normal(8).astype(np.float32)
+    state["layers.2.running_var"] = rng.uniform(0.5, 2, 8).astype(np.float32)
+    torch_model.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
+    # by hand: Keras' Dense kernel is torch's weight transposed; BN: gamma, beta, stats
+    values = [state["embeddings.0.weight"]]
+    for k, layer in [(0, "linear"), (2, "bn"), (3, "linear"), (5, "bn"), (6, "linear")]:
+        if layer == "linear":
+            values += [state[f"layers.{k}.weight"].T, state[f"layers.{k}.bias"]]
+        else:
+            values += [state[f"layers.{k}.{n}"] for n in ("weight", "bias")]
+            values += [state[f"layers.{k}.running_{n}"] for n in ("mean", "var")]
+    assert [tuple(w.shape) for w in keras_model.weights] == [v.shape for v in values]
+    for weight, value in zip(keras_model.weights, values, strict=True):
+        weight.assign(value)
+    torch_model.eval()
+    with torch.no_grad():
+        expected = torch_model(torch.as_tensor(x)).numpy()
+    np.testing.assert_allclose(keras_model(x, training=False), expected, rtol=1e-5, atol=1e-5)
+    torch_model.train()
+    with torch.no_grad():
+        expected = torch_model(torch.as_tensor(x)).numpy()  # batch statistics, updates stats
+    np.testing.assert_allclose(keras_model(x, training=True), expected, rtol=1e-5, atol=1e-5)
+    bn_keras, after = keras_model.body[1], torch_model.state_dict()
+    np.testing.assert_allclose(
+        bn_keras.moving_mean.numpy(), after["layers.2.running_mean"].numpy(), rtol=1e-5
+    )
+    # the one difference: PyTorch keeps the unbiased batch variance (n / (n - 1) times
+    # the biased one both normalise with), Keras the biased one
+    batch_var_torch = (
+        after["layers.2.running_var"].numpy() - 0.9 * state["layers.2.running_var"]
+    ) / 0.1
+    batch_var_keras = (bn_keras.moving_variance.numpy() - 0.9 * state["layers.2.running_var"]) / 0.1
+    np.testing.assert_allclose(batch_var_torch, batch_var_keras * 32 / 31, rtol=1e-4, atol=1e-5)
 
 
 def test_tabular_classifier_learns_and_checks_labels(rng) -> None:

@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
+import numpy as np
+import tensorflow as tf
 
-from dltutor.scratch.tabular import tabular_spec
+from dltutor.scratch.tabular import CODE_TOLERANCE, category_codes, tabular_spec
 
 
 class TabularMLP(keras.Model):
@@ -43,16 +45,44 @@ class TabularMLP(keras.Model):
         for size in self.spec.hidden:
             self.body.append(keras.layers.Dense(size, "relu"))
             if batch_norm:
-                self.body.append(keras.layers.BatchNormalization())
+                # PyTorch's BatchNorm1d defaults: eps 1e-5, running stats kept with
+                # weight 0.9 on the old value (torch's momentum=0.1)
+                self.body.append(keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5))
             if dropout > 0:
                 self.body.append(keras.layers.Dropout(dropout))
         self.head = keras.layers.Dense(self.spec.outputs)
 
     def call(self, x, training=None):
+        expected = self.spec.input_width
+        if len(x.shape) != 2 or (x.shape[1] is not None and x.shape[1] != expected):
+            raise ValueError(f"x must be (N, {expected}), got shape {tuple(x.shape)}")
         numeric = x[:, : self.num_numeric]  # (N, num_numeric)
-        codes = keras.ops.cast(x[:, self.num_numeric :], "int32")  # (N, C)
+        codes = self._checked(x[:, self.num_numeric :])  # (N, C) whole numbers
+        codes = keras.ops.cast(keras.ops.round(codes), "int32")
         vectors = [table(codes[:, j]) for j, table in enumerate(self.embeddings)]  # C × (N, e)
         h = keras.ops.concatenate([numeric, *vectors], axis=1)
         for layer in self.body:
             h = layer(h, training=training)
         return self.head(h)  # (N, outputs)
+
+    def _checked(self, codes):
+        """The codes, refused as :func:`category_codes` refuses them: at once when eager,
+        through ``tf.debugging`` asserts (InvalidArgumentError) inside a graph."""
+        sizes = self.spec.category_sizes
+        if not sizes or isinstance(codes, keras.KerasTensor):
+            return codes
+        if tf.executing_eagerly():
+            category_codes(np.asarray(codes), sizes)
+            return codes
+        message = f"category codes must be whole numbers in [0, size) for sizes {sizes}"
+        asserts = [
+            tf.debugging.assert_less_equal(
+                tf.abs(codes - tf.round(codes)), tf.constant(CODE_TOLERANCE, codes.dtype), message
+            ),
+            tf.debugging.assert_non_negative(tf.round(codes), message=message),
+            tf.debugging.assert_less(
+                tf.round(codes), tf.constant(sizes, codes.dtype), message=message
+            ),
+        ]
+        with tf.control_dependencies(asserts):
+            return tf.identity(codes)

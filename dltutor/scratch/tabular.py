@@ -313,6 +313,26 @@ def tabular_spec(
     )
 
 
+CODE_TOLERANCE = 1e-3  # how far from a whole number a category code may lie
+
+
+def category_codes(codes: np.ndarray, sizes: Sequence[int]) -> np.ndarray:
+    """The (N, C) category-code columns of a table as int64, checked: column j must hold
+    whole numbers in ``[0, sizes[j])`` (up to ``CODE_TOLERANCE`` of float noise, such as a
+    finite-difference step, which is rounded away). The scratch, PyTorch and Keras
+    ``TabularMLP`` all refuse a fractional or out-of-range code with this ValueError."""
+    codes = np.asarray(codes, dtype=np.float64)
+    sizes_array = np.asarray(sizes, dtype=np.float64)
+    if codes.ndim != 2 or codes.shape[1] != len(sizes_array):
+        raise ValueError(f"codes must be (N, {len(sizes_array)}), got {describe(codes)}")
+    if (np.abs(codes - np.round(codes)) > CODE_TOLERANCE).any():
+        raise ValueError("category codes must be whole numbers, got a fractional code")
+    codes = np.round(codes)
+    if (codes < 0).any() or (codes >= sizes_array).any():
+        raise ValueError(f"category codes must lie in [0, size) for sizes {tuple(sizes)}")
+    return codes.astype(np.int64)
+
+
 class TabularMLP(Layer):
     r"""The MLP for tables from scratch, twin of the PyTorch and Keras ``TabularMLP``.
 
@@ -365,7 +385,7 @@ class TabularMLP(Layer):
         if x.shape[1] != self.spec.input_width:
             raise ValueError(f"x must be (N, {self.spec.input_width}), got {describe(x)}")
         numeric = x[:, : self.spec.num_numeric]  # (N, num_numeric)
-        codes = np.rint(x[:, self.spec.num_numeric :]).astype(np.int64)  # (N, C)
+        codes = category_codes(x[:, self.spec.num_numeric :], self.spec.category_sizes)
         vectors = [table.forward(codes[:, j]) for j, table in enumerate(self.embeddings)]
         self._width = x.shape[1]
         return self.body.forward(np.concatenate([numeric, *vectors], axis=1))  # (N, outputs)

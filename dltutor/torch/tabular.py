@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from dltutor.checks import describe
-from dltutor.scratch.tabular import tabular_spec
+from dltutor.scratch.tabular import CODE_TOLERANCE, category_codes, tabular_spec
 from dltutor.torch.device import get_device, set_seed
 from dltutor.torch.train import fit, predict
 
@@ -27,6 +27,8 @@ class TabularMLP(nn.Module):
     ``hidden`` ReLU layers (each optionally followed by batch normalisation and dropout)
     to ``outputs`` logits, (N, outputs).
     """
+
+    _sizes: torch.Tensor  # (C,) the category sizes, on the model's device
 
     def __init__(
         self,
@@ -56,13 +58,24 @@ class TabularMLP(nn.Module):
             width = size
         layers.append(nn.Linear(width, self.spec.outputs))
         self.layers = nn.Sequential(*layers)
+        self.register_buffer(
+            "_sizes", torch.tensor(self.spec.category_sizes, dtype=torch.float32), persistent=False
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         expected = self.spec.input_width
         if x.ndim != 2 or x.shape[1] != expected:
             raise ValueError(f"x must be (N, {expected}), got shape {tuple(x.shape)}")
         numeric = x[:, : self.num_numeric]  # (N, num_numeric)
-        codes = x[:, self.num_numeric :].long()  # (N, C)
+        codes = x[:, self.num_numeric :]  # (N, C), whole numbers in [0, size)
+        whole = codes.round()
+        if codes.shape[1] and (
+            ((codes - whole).abs() > CODE_TOLERANCE).any()
+            or (whole < 0).any()
+            or (whole >= self._sizes).any()
+        ):
+            category_codes(codes.detach().cpu().numpy(), self.spec.category_sizes)  # raises
+        codes = whole.long()
         vectors = [table(codes[:, j]) for j, table in enumerate(self.embeddings)]  # C × (N, e)
         return self.layers(torch.cat([numeric, *vectors], dim=1))  # (N, outputs)
 
