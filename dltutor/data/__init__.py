@@ -1,6 +1,17 @@
 """Offline datasets as NumPy arrays: shipped with an installed package, generated from a
 seed, or read from a local copy of a public dataset. Nothing here downloads."""
 
+from dltutor.data.audio import (
+    KeywordSet,
+    Speaker,
+    SyllableSet,
+    add_noise,
+    make_keywords,
+    make_syllable_strings,
+    random_speakers,
+    synthesize,
+    synthesize_many,
+)
 from dltutor.data.corpora import (
     SENTENCE_KINDS,
     SentimentCorpus,
@@ -8,6 +19,7 @@ from dltutor.data.corpora import (
     TextSplit,
     load_python_docstrings,
     make_class_grammar,
+    make_relation_grammar,
     make_sentiment,
     read_ag_news,
     read_imdb,
@@ -24,6 +36,7 @@ from dltutor.data.images import (
     random_shifts,
     shift_images,
 )
+from dltutor.data.ratings import Ratings, RatingSplit, make_ratings, split_ratings
 from dltutor.data.sequences import (
     make_adding_problem,
     make_associative_recall,
@@ -44,7 +57,14 @@ from dltutor.data.shards import (
     write_shards,
 )
 from dltutor.data.synthetic import add_gaussian_noise, make_linear, make_moons
-from dltutor.data.tabular import DataSplit, load_digits, split
+from dltutor.data.tabular import (
+    CreditTable,
+    DataSplit,
+    credit_logit,
+    load_digits,
+    make_credit,
+    split,
+)
 from dltutor.data.text import (
     BytePairEncoding,
     CharVocabulary,
@@ -54,6 +74,16 @@ from dltutor.data.text import (
     noise_distribution,
     skipgram_examples,
     tokenize_words,
+)
+from dltutor.data.translation import (
+    DatePairs,
+    TokenVocabulary,
+    TranslationPairs,
+    make_dates,
+    make_translation,
+    teacher_forcing,
+    translate_word_by_word,
+    word_dictionary,
 )
 
 __all__ = [
@@ -106,4 +136,33 @@ __all__ = [
     "read_idx",
     "shift_images",
     "split",
+    # sequence to sequence
+    "DatePairs",
+    "TokenVocabulary",
+    "TranslationPairs",
+    "make_dates",
+    "make_translation",
+    "teacher_forcing",
+    "translate_word_by_word",
+    "word_dictionary",
+    # tables and recommendation
+    "CreditTable",
+    "credit_logit",
+    "make_credit",
+    "RatingSplit",
+    "Ratings",
+    "make_ratings",
+    "split_ratings",
+    # sound and speech
+    "KeywordSet",
+    "Speaker",
+    "SyllableSet",
+    "add_noise",
+    "make_keywords",
+    "make_syllable_strings",
+    "random_speakers",
+    "synthesize",
+    "synthesize_many",
+    # words as vectors
+    "make_relation_grammar",
 ]
