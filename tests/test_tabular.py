@@ -235,6 +235,45 @@ def test_tune_and_test_chooses_on_validation(rng) -> None:
         tune_and_test([], split)
 
 
+class _Spy:
+    """An estimator that uses validation data and records every array it is given."""
+
+    uses_validation = True
+
+    def __init__(self) -> None:
+        self.seen: dict[str, np.ndarray] = {}
+        self.predicted: list[np.ndarray] = []
+
+    def fit(
+        self, x: np.ndarray, y: np.ndarray, validation_data: tuple[np.ndarray, np.ndarray]
+    ) -> _Spy:
+        self.seen.update(x=x, y=y, x_val=validation_data[0], y_val=validation_data[1])
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        self.predicted.append(x)
+        return (x[:, 0] > 0).astype(int)
+
+
+def test_tune_and_test_fits_the_pipeline_on_training_rows_only(rng) -> None:
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler as SkScaler
+
+    x = rng.standard_normal((300, 2)) * 3 + 5
+    y = (x[:, 0] > 5).astype(int)
+    split = DataSplit(x[:200], y[:200], x[200:250], y[200:250], x[250:], y[250:])
+    spy = _Spy()
+    tune_and_test([make_pipeline(SkScaler(), spy)], split)
+    reference = SkScaler().fit(split.x_train)  # fitted on the training rows alone
+    np.testing.assert_allclose(spy.seen["x"], reference.transform(split.x_train), atol=1e-12)
+    np.testing.assert_allclose(spy.seen["x_val"], reference.transform(split.x_val), atol=1e-12)
+    np.testing.assert_array_equal(spy.seen["y_val"], split.y_val)
+    # validation rows (to choose) and test rows (once), both with the training statistics
+    assert len(spy.predicted) == 2
+    np.testing.assert_allclose(spy.predicted[0], reference.transform(split.x_val), atol=1e-12)
+    np.testing.assert_allclose(spy.predicted[1], reference.transform(split.x_test), atol=1e-12)
+
+
 # --- recommendation -------------------------------------------------------------------------
 
 
@@ -497,6 +536,28 @@ def test_rating_rmse_and_damped_biases_by_hand() -> None:
         assert user[u] == pytest.approx(residual.sum() / (rows.sum() + 2.0), abs=1e-12)
     with pytest.raises(ValueError, match="damping"):
         damped_biases(task, damping=-1.0)
+
+
+def test_baseline_rankers_and_picks_ranker() -> None:
+    from dltutor.scratch.recommend import baseline_rankers, picked_and_liked, picks_ranker
+
+    data = make_ratings(num_users=40, num_items=30, per_user=10, seed=5)
+    task = rating_task(data, split_ratings(data, seed=5), threshold=4.0)
+    rankers = baseline_rankers(task)
+    (x, y), u = task.train, 7  # any user: the same ranking for all
+    liked = np.array([np.sum((x[:, 1] == i) & (y[:, 0] >= 4.0)) for i in range(30)])
+    counts = np.array([np.sum(x[:, 1] == i) for i in range(30)])
+    np.testing.assert_array_equal(rankers["popularity"][u], counts)
+    order = np.lexsort((-counts, -liked))  # liked first, then popularity
+    np.testing.assert_array_equal(np.argsort(-rankers["liked popularity"][u], kind="stable"), order)
+    scores = data.planted_scores()
+    x_val, y_val = task.validation
+    spread = np.sqrt(np.mean((scores[x_val[:, 0], x_val[:, 1]] - y_val[:, 0]) ** 2))
+    np.testing.assert_allclose(
+        picks_ranker(scores, task), picked_and_liked(scores, counts, 4.0, spread), rtol=1e-12
+    )
+    with pytest.raises(TypeError, match="RatingTask"):
+        baseline_rankers(data)  # type: ignore[arg-type]
 
 
 def test_top_k_metrics_on_a_hand_case() -> None:

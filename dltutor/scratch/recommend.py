@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dltutor.checks import as_float_array, as_index_array, check_positive_int, describe
+from dltutor.data.ratings import RatingTask, rating_rmse
 from dltutor.scratch.activations import Activation
 from dltutor.scratch.layers import Embedding, Layer, Linear
 
@@ -214,3 +215,26 @@ def picked_and_liked(
         raise ValueError(f"spread must be positive, got {spread!r}")
     pick = np.log((counts + 1.0) / (counts + 1.0).sum())  # (I,)
     return pick[None, :] + log_ndtr((predicted - threshold) / spread)  # (U, I)
+
+
+def baseline_rankers(task: RatingTask) -> dict[str, np.ndarray]:
+    r"""The simple competitors for top-k lists, (U, I) scores each: ``"popularity"``, the
+    item's count of training ratings :math:`n_i`, and ``"liked popularity"``, its count of
+    training ratings at or above the task's threshold, ties broken by :math:`n_i`."""
+    if not isinstance(task, RatingTask):
+        raise TypeError(f"task must be a RatingTask, got {type(task).__name__}")
+    shape = task.seen.shape
+    counts = task.counts.astype(np.float64)
+    return {
+        "popularity": np.broadcast_to(counts, shape),
+        "liked popularity": np.broadcast_to(task.liked_counts + 1e-3 * counts, shape),
+    }
+
+
+def picks_ranker(scores: np.ndarray, task: RatingTask, threshold: float = 4.0) -> np.ndarray:
+    """:func:`picked_and_liked` for predicted ratings ``scores`` (U, I), with the task's
+    training counts and, as the spread, the predictions' RMSE on the validation ratings."""
+    if not isinstance(task, RatingTask):
+        raise TypeError(f"task must be a RatingTask, got {type(task).__name__}")
+    spread = rating_rmse(scores, *task.validation)
+    return picked_and_liked(scores, task.counts, threshold, spread)
