@@ -252,6 +252,79 @@ def translate_word_by_word(
     return [[dictionary[word] for word in sentence if word in dictionary] for sentence in sentences]
 
 
+def _clause_roles(sentence: Sequence[str]) -> list[tuple[int, str]]:
+    """The grammar's reordering as rules: for each word of the translation, in its order,
+    the position of the English word it renders and that word's role. The subject noun's
+    role carries the verb's number ("noun-pl" after "eat", "noun-sg" after "eats"), which
+    settles "the sheep"; a word that is both noun and verb ("parks") gets its role from
+    where it stands. ValueError if the sentence is not of the grammar."""
+    colours = set(WORD_CLASSES["colour"])
+    roles: list[tuple[int, str]] = []
+    at = 0
+
+    def word(index: int) -> str:
+        if index >= len(sentence):
+            raise ValueError(f"expected a sentence of the grammar, got {' '.join(sentence)!r}")
+        return sentence[index]
+
+    def noun_phrase(index: int) -> tuple[list[tuple[int, str]], int]:
+        if word(index) != "the":
+            raise ValueError(
+                f"expected 'the' at word {index}, got {word(index)!r} in {' '.join(sentence)!r}"
+            )
+        if word(index + 1) in colours:
+            return [(index + 2, "noun"), (index + 1, "colour")], index + 3
+        return [(index + 1, "noun")], index + 2
+
+    while at < len(sentence):
+        if roles:
+            if word(at) != "and":
+                raise ValueError(f"expected 'and' at word {at}, got {word(at)!r}")
+            roles.append((at, "and"))
+            at += 1
+        subject, at = noun_phrase(at)
+        verb_at, at = at, at + 1
+        number = "-sg" if word(verb_at).endswith("s") else "-pl"
+        postposition = []
+        if word(at) == "in":
+            postposition, at = [(at, "in")], at + 1
+        obj, at = noun_phrase(at)
+        subject = [(i, role + number if role == "noun" else role) for i, role in subject]
+        roles += subject + obj + postposition + [(verb_at, "verb")]
+    return roles
+
+
+def rule_dictionary(pairs: TranslationPairs) -> dict[tuple[str, str], str]:
+    """The rule system's dictionary, learned from training pairs: for each (English word,
+    role) of :func:`translate_by_rules`' reordering, its most frequent aligned translation.
+    ValueError if a pair's gold alignment disagrees with the rules' reordering."""
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for source, target, alignment in zip(pairs.source, pairs.target, pairs.alignment, strict=True):
+        roles = _clause_roles(source)
+        if [position for position, _ in roles] != list(alignment):
+            raise ValueError(f"the rules do not reorder {' '.join(source)!r} as its alignment")
+        for (position, role), translated in zip(roles, target, strict=True):
+            seen = counts.setdefault((source[position], role), {})
+            seen[translated] = seen.get(translated, 0) + 1
+    return {key: max(seen, key=lambda w: (seen[w], w)) for key, seen in counts.items()}
+
+
+def translate_by_rules(
+    dictionary: dict[tuple[str, str], str], sentences: Sequence[Sequence[str]]
+) -> list[list[str]]:
+    """A hand-written rule system: each sentence reordered by the clause template (drop
+    "the", subject–object–verb, colour after its noun, "in" before the verb) and each word
+    looked up with its role in ``dictionary`` (:func:`rule_dictionary`); a (word, role)
+    never seen in training becomes ``"<unk>"``."""
+    return [
+        [
+            dictionary.get((sentence[i], role), SPECIALS[UNKNOWN])
+            for i, role in _clause_roles(sentence)
+        ]
+        for sentence in sentences
+    ]
+
+
 # --- Dates -------------------------------------------------------------------------------
 
 MONTHS = (
