@@ -560,6 +560,20 @@ def test_baseline_rankers_and_picks_ranker() -> None:
         baseline_rankers(data)  # type: ignore[arg-type]
 
 
+def test_fit_factorization_learns_the_ratings_better_than_the_biases() -> None:
+    from dltutor.scratch.recommend import fit_factorization
+
+    data = make_ratings(num_users=200, num_items=100, per_user=30, seed=6)
+    task = rating_task(data, split_ratings(data, seed=6), dtype="float32")
+    model = fit_factorization(task, rank=4, seed=0)
+    assert model.mean == task.mean and model.rank == 4
+    user, item = damped_biases(task)
+    biases = task.mean + user[:, None] + item[None, :]
+    assert rating_rmse(model.scores(), *task.test) < rating_rmse(biases, *task.test) - 0.1
+    with pytest.raises(TypeError, match="RatingTask"):
+        fit_factorization(data, rank=4, seed=0)  # type: ignore[arg-type]
+
+
 def test_top_k_metrics_on_a_hand_case() -> None:
     from sklearn.metrics import ndcg_score
 

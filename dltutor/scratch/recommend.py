@@ -22,6 +22,9 @@ from dltutor.checks import as_float_array, as_index_array, check_positive_int, d
 from dltutor.data.ratings import RatingTask, rating_rmse
 from dltutor.scratch.activations import Activation
 from dltutor.scratch.layers import Embedding, Layer, Linear
+from dltutor.scratch.losses import MSELoss
+from dltutor.scratch.optim import Adam
+from dltutor.scratch.train import fit
 
 
 def _pairs(x: np.ndarray, num_users: int, num_items: int) -> tuple[np.ndarray, np.ndarray]:
@@ -238,3 +241,39 @@ def picks_ranker(scores: np.ndarray, task: RatingTask, threshold: float = 4.0) -
         raise TypeError(f"task must be a RatingTask, got {type(task).__name__}")
     spread = rating_rmse(scores, *task.validation)
     return picked_and_liked(scores, task.counts, threshold, spread)
+
+
+def fit_factorization(
+    task: RatingTask,
+    rank: int,
+    seed: int,
+    learning_rate: float = 0.02,
+    weight_decay: float = 1e-4,
+    epochs: int = 60,
+    batch_size: int = 256,
+    patience: int = 5,
+) -> MatrixFactorization:
+    r""":class:`MatrixFactorization` of ``rank`` with :math:`\mu` the training mean, trained
+    on the task's training ratings with the book's ``fit``: MSE, Adam with an L2 penalty
+    ``weight_decay``, stopped ``patience`` epochs after the best validation loss and rolled
+    back to it. Factors start from ``numpy.random.default_rng(seed)``."""
+    if not isinstance(task, RatingTask):
+        raise TypeError(f"task must be a RatingTask, got {type(task).__name__}")
+    num_users, num_items = task.seen.shape
+    model = MatrixFactorization(
+        num_users, num_items, rank, mean=task.mean, rng=np.random.default_rng(seed)
+    )
+    (x, y), (x_val, y_val) = task.train, task.validation
+    fit(
+        model,
+        MSELoss(),
+        Adam(learning_rate, weight_decay=weight_decay),
+        x,
+        y.astype(np.float64),
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        validation_data=(x_val, y_val.astype(np.float64)),
+        patience=patience,
+    )
+    return model
