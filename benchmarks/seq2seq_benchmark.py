@@ -3,6 +3,11 @@
 Usage:
     .venv/bin/python benchmarks/seq2seq_benchmark.py [--repeats 3] [--lengths 16 64 128]
     .venv/bin/python benchmarks/seq2seq_benchmark.py --positions [--seeds 5] [--epochs 3]
+    .venv/bin/python benchmarks/seq2seq_benchmark.py --compare [--seeds 5] [--epochs 3]
+
+``--compare`` runs the PyTorch notebook's comparison over seeds: the Transformer and the GRU
+with attention, same data and epochs, exact match on the 500 held-out pairs, mean ± sd
+(ddof=1) over ``--seeds``, and the rule system of ``dltutor.data.translation`` (no seed).
 
 ``--positions`` measures length generalisation instead: the PyTorch notebook's Transformer,
 with sinusoidal or learned positions, trained on sentences of one or two clauses (at most 15
@@ -56,7 +61,9 @@ def length_generalisation(seeds: int, epochs: int) -> None:
     source = source_vocab.encode(pairs.source, eos=False)
     target_in, target_out = translation.teacher_forcing(target_vocab.encode(pairs.target))
     context = 24  # the longest three-clause sentence (23 words) and its end token
-    print(f"exact match (%) and BLEU, mean ± sd over {seeds} seeds, {epochs} epochs, 5,000 pairs")
+    print(
+        f"exact match (%) and BLEU, mean ± sd (ddof=1) over {seeds} seeds, {epochs} epochs, 5,000 pairs"
+    )
     for positions in ("sinusoidal", "learned"):
         scores: dict[str, list[float]] = {
             "exact ≤ 15 words": [],
@@ -80,8 +87,50 @@ def length_generalisation(seeds: int, epochs: int) -> None:
                 scores[f"BLEU {name}"].append(s2s.corpus_bleu(decoded, held.target))
         print(
             f"{positions:10}",
-            ", ".join(f"{k}: {np.mean(v):.1f} ± {np.std(v):.1f}" for k, v in scores.items()),
+            ", ".join(
+                f"{k}: {np.mean(v):.1f} ± {np.std(v, ddof=1):.1f}" for k, v in scores.items()
+            ),
         )
+
+
+def compare(seeds: int, epochs: int) -> None:
+    from dltutor.data import translation
+
+    pairs = translation.make_translation(5000, seed=0)
+    held = translation.make_translation(500, seed=1)
+    source_vocab = translation.TokenVocabulary(pairs.source)
+    target_vocab = translation.TokenVocabulary(pairs.target)
+    source = source_vocab.encode(pairs.source, eos=False)
+    target_in, target_out = translation.teacher_forcing(target_vocab.encode(pairs.target))
+    held_source = source_vocab.encode(held.source, eos=False)
+    length = target_in.shape[1]
+    scores: dict[str, list[float]] = {"Transformer": [], "GRU + attention": []}
+    for seed in range(seeds):
+        models = {}
+        dtorch.set_seed(seed)
+        models["Transformer"] = tseq.Seq2SeqTransformer(
+            source_vocab.size, target_vocab.size, 16, 32, 2, 2, 64
+        )
+        dtorch.set_seed(seed)
+        models["GRU + attention"] = tseq.GRUSeq2Seq(source_vocab.size, target_vocab.size, 32, 64)
+        for name, model in models.items():
+            tseq.fit(
+                model, source, target_in, target_out, epochs=epochs, learning_rate=5e-3, seed=seed
+            )
+            written = s2s.greedy_decode(tseq.next_log_probs(model), held_source, length)
+            decoded = [target_vocab.decode(row) for row in written]
+            scores[name].append(100 * s2s.exact_match(decoded, held.target))
+        print(f"seed {seed}: " + ", ".join(f"{k} {v[-1]:.1f}%" for k, v in scores.items()))
+    rules = translation.translate_by_rules(translation.rule_dictionary(pairs), held.source)
+    print(f"exact match (%), {seeds} seeds, {epochs} epochs, 5,000 pairs, 1 thread")
+    for name, values in scores.items():
+        weights = sum(w.numel() for w in models[name].parameters())
+        print(
+            f"{name:16} {np.mean(values):.1f} ± {np.std(values, ddof=1):.1f} ({weights:,} weights)"
+        )
+    print(f"{'rule system':16} {100 * s2s.exact_match(rules, held.target):.1f}")
+    ahead = sum(g > t for g, t in zip(scores["GRU + attention"], scores["Transformer"]))
+    print(f"GRU ahead in {ahead} of {seeds} seeds")
 
 
 def main() -> None:
@@ -89,10 +138,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--lengths", type=int, nargs="+", default=[16, 64, 128])
     parser.add_argument("--positions", action="store_true")
+    parser.add_argument("--compare", action="store_true")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=3)
     arguments = parser.parse_args()
     torch.set_num_threads(1)
+    if arguments.compare:
+        compare(arguments.seeds, arguments.epochs)
+        return
     if arguments.positions:
         length_generalisation(arguments.seeds, arguments.epochs)
         return

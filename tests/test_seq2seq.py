@@ -484,3 +484,25 @@ def test_rule_system_rejects_sentences_outside_the_grammar() -> None:
     assert translation.translate_by_rules({}, [["the", "cat", "eats", "the", "fish"]]) == [
         ["<unk>"] * 3
     ]
+
+
+def test_alignment_accuracy_hand_worked() -> None:
+    weights = np.zeros((2, 2, 2, 3))  # (N, H, T, S)
+    weights[0, 0, 0, 1] = weights[0, 0, 1, 2] = 1.0  # head 1: both words of sentence 1
+    weights[1, 0, 0, 0] = 1.0  # head 1: sentence 2's one word
+    weights[:, 1, :, 0] = 1.0  # head 2: always the first word
+    alignments = [[1, 2], [0]]
+    np.testing.assert_allclose(s2s.alignment_accuracy(weights, alignments), [1.0, 1 / 3])
+    with pytest.raises(ValueError, match=r"expected weights \(N, H, T, S\)"):
+        s2s.alignment_accuracy(weights[0], alignments)
+
+
+def test_positional_alignment_hand_worked() -> None:
+    train = translation.TranslationPairs(
+        [["a", "b"], ["c", "d"], ["e", "f"]], [["x", "y"]] * 3, [[1, 0], [1, 0], [0, 1]]
+    )
+    held = translation.TranslationPairs(
+        [["g", "h"], ["i", "j", "k"]], [["x", "y"]] * 2, [[1, 1], [0, 0]]
+    )
+    # table: (0, 2) → 1, (1, 2) → 0; length 3 unseen. Hits: 1 of 4 held-out words.
+    assert translation.positional_alignment(train, held) == 0.25

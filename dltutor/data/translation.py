@@ -325,6 +325,24 @@ def translate_by_rules(
     ]
 
 
+def positional_alignment(train: TranslationPairs, held_out: TranslationPairs) -> float:
+    """A content-blind rival to attention's alignment: for each (output position, source
+    length), the input position the training pairs' gold alignment points to most often.
+    Returns the share of ``held_out``'s output words whose gold position it guesses."""
+    votes: dict[tuple[int, int], dict[int, int]] = {}
+    for source, alignment in zip(train.source, train.alignment, strict=True):
+        for t, gold in enumerate(alignment):
+            seen = votes.setdefault((t, len(source)), {})
+            seen[gold] = seen.get(gold, 0) + 1
+    table = {key: max(seen, key=lambda g: (seen[g], -g)) for key, seen in votes.items()}
+    hits = [
+        table.get((t, len(source))) == gold
+        for source, alignment in zip(held_out.source, held_out.alignment, strict=True)
+        for t, gold in enumerate(alignment)
+    ]
+    return float(np.mean(hits))
+
+
 # --- Dates -------------------------------------------------------------------------------
 
 MONTHS = (

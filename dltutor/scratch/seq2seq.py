@@ -943,3 +943,22 @@ def token_accuracy(predicted: np.ndarray, target: np.ndarray) -> float:
     if not real.any():
         raise ValueError("target has no position that is not padding")
     return float((predicted == target)[real].mean())
+
+
+def alignment_accuracy(weights: np.ndarray, alignments: list[list[int]]) -> np.ndarray:
+    r"""For each head, the share of output words whose strongest attention weight falls on
+    the input word they translate: :math:`\operatorname{mean}_{n,t}
+    [\arg\max_j a^{(h)}_{ntj} = g_{nt}]`, with ``weights`` (N, H, T, S) and ``alignments[n][t]``
+    the gold input position :math:`g_{nt}`. Returns (H,)."""
+    weights = np.asarray(weights)
+    if weights.ndim != 4 or len(weights) != len(alignments):
+        raise ValueError(
+            f"expected weights (N, H, T, S) with N = {len(alignments)} alignments, "
+            f"got shape {weights.shape}"
+        )
+    rows = [
+        (n, t, gold) for n, alignment in enumerate(alignments) for t, gold in enumerate(alignment)
+    ]
+    n, t, gold = (np.array(column) for column in zip(*rows, strict=True))
+    strongest = weights[n, :, t].argmax(axis=-1)  # (words, H)
+    return (strongest == gold[:, None]).mean(axis=0)
