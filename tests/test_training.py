@@ -845,3 +845,54 @@ def test_integrated_gradients_match_keras(rng) -> None:
     )
     theirs = dkeras.integrated_gradients(model, x, classes)
     np.testing.assert_allclose(theirs, ours, rtol=1e-4, atol=1e-5 * np.abs(ours).max())
+
+
+@pytest.mark.keras
+def test_validate_every_takes_the_decisions_of_fits_validation_data() -> None:
+    pytest.importorskip("tensorflow")
+    import keras
+
+    import dltutor.keras as dkeras
+    from dltutor.keras.training import ValidateEvery
+
+    digits = data.load_digits(seed=0)
+    x, y = digits.x_train[:100], digits.y_train[:100]  # 10 steps of 10 per epoch
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    runs = []
+    for ours in [False, True]:
+        dkeras.set_seed(0)
+        model = dkeras.MLP([64, 32, 10])
+        model.compile(optimizer=keras.optimizers.SGD(0.5), loss=loss, steps_per_execution=5)
+        stop = keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True)
+        if ours:
+            validate = ValidateEvery([stop], digits.x_val, digits.y_val, loss, steps=10)
+            model.fit(
+                x, y, epochs=30, batch_size=10, shuffle=False, callbacks=[validate], verbose=0
+            )
+            val_loss = validate.history
+        else:  # Keras' own machinery: an evaluate pass after each epoch
+            history = model.fit(
+                x,
+                y,
+                epochs=30,
+                batch_size=10,
+                shuffle=False,
+                validation_data=(digits.x_val, digits.y_val),
+                callbacks=[stop],
+                verbose=0,
+            )
+            val_loss = history.history["val_loss"]
+        runs.append((val_loss, stop.stopped_epoch, stop.best_epoch, model.get_weights()))
+    (keras_loss, *keras_epochs, keras_weights), (our_loss, *our_epochs, our_weights) = runs
+    assert 0 < keras_epochs[0] < 29  # it did stop early
+    assert our_epochs == keras_epochs
+    np.testing.assert_allclose(our_loss, keras_loss, rtol=1e-5)
+    for ours_w, keras_w in zip(our_weights, keras_weights):
+        np.testing.assert_allclose(ours_w, keras_w, rtol=1e-5, atol=1e-6)  # the best restored
+    with pytest.raises(ValueError, match="positive integer"):
+        ValidateEvery([stop], digits.x_val, digits.y_val, loss, steps=0)
+    with pytest.raises(ValueError, match="same length"):
+        ValidateEvery([stop], digits.x_val, digits.y_val[:-1], loss, steps=10)
+    with pytest.raises(ValueError, match="multiple of the model's steps_per_execution"):
+        validate = ValidateEvery([stop], digits.x_val, digits.y_val, loss, steps=7)
+        model.fit(x, y, epochs=1, batch_size=10, callbacks=[validate], verbose=0)

@@ -76,3 +76,67 @@ def read_scalars(logdir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]
                     np.array([float(value) for value in values]),
                 )
     return scalars
+
+
+class ValidateEvery(keras.callbacks.Callback):
+    """Epoch-end callbacks every ``steps`` training steps, fed a validation loss computed directly.
+
+    ``fit(validation_data=...)`` pays Keras' fixed cost of an epoch and of an ``evaluate``
+    pass each time; for small data that cost outweighs the steps. This callback lets one
+    long ``fit`` call (passes over the data laid end to end) stand for many epochs: after
+    every ``steps`` steps it computes the validation loss of the model in evaluation mode,
+
+        L_val = (1/N) Σ_n ℓ(f(x_n), y_n)   over the N validation examples,
+
+    and calls ``on_epoch_end(epoch, {"val_loss": L_val})`` of each callback in
+    ``callbacks`` (``keras.callbacks.EarlyStopping``, for one), whose ``stop_training`` then
+    ends the call. With ``steps`` the steps of an epoch it takes the decisions of
+    ``fit(validation_data=(x, y), callbacks=callbacks)``. ``steps`` must be a multiple of the
+    model's ``steps_per_execution`` (Keras reports to callbacks once per execution).
+    ``history`` holds every validation loss computed.
+    """
+
+    def __init__(
+        self,
+        callbacks: list[keras.callbacks.Callback],
+        x: np.ndarray,
+        y: np.ndarray,
+        loss: keras.losses.Loss,
+        steps: int,
+    ) -> None:
+        super().__init__()
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+            raise ValueError(f"steps must be a positive integer, got {steps!r}")
+        if len(x) != len(y):
+            raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+        self.callbacks, self.x, self.y = list(callbacks), x, y
+        self.loss, self.steps = loss, steps
+        self.history: list[float] = []
+
+    def set_model(self, model: keras.Model) -> None:
+        super().set_model(model)
+        for callback in self.callbacks:
+            callback.set_model(model)
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        every = getattr(self.model, "steps_per_execution", 1) or 1
+        if self.steps % every:
+            raise ValueError(
+                f"steps must be a multiple of the model's steps_per_execution ({every}), "
+                f"got {self.steps}"
+            )
+        self.history = []
+        for callback in self.callbacks:
+            callback.on_train_begin(logs)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if (batch + 1) % self.steps:
+            return
+        logits = self.model(self.x, training=False)  # (N, classes)
+        self.history.append(float(self.loss(self.y, logits)))
+        for callback in self.callbacks:
+            callback.on_epoch_end(len(self.history) - 1, {"val_loss": self.history[-1]})
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_train_end(logs)
