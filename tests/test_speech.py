@@ -74,6 +74,9 @@ def test_stft_and_log_mel_equal_the_framework_twins(waves) -> None:
     np.testing.assert_allclose(np.asarray(imag), theirs.imag, atol=1e-5 * scale)
     in_keras = np.asarray(keras_speech.log_mel(waves.astype(np.float32), 8000, 256, 64, 32))
     np.testing.assert_allclose(in_keras, ours, atol=1e-3)  # log of float32 powers
+    real, imag = keras_speech.stft(waves, 256, 64)  # float64 in, float64 out
+    np.testing.assert_allclose(np.asarray(real), theirs.real, **TORCH)
+    np.testing.assert_allclose(np.asarray(imag), theirs.imag, **TORCH)
 
 
 @pytest.mark.parametrize("n_fft, hop", SIZES)
@@ -365,6 +368,37 @@ def test_syllable_strings_and_their_boundaries() -> None:
         assert (spans[1:, 0] >= spans[:-1, 1]).all()  # in order, not overlapping
         assert np.abs(wave[spans[-1, 1] :]).max() == 0  # silence after the last
         assert all(np.abs(wave[a:b]).max() > 0.1 for a, b in spans)
+
+
+def test_energy_span_and_onset_alignment_by_hand() -> None:
+    # energies per frame 0, 0, 5, 9, 1, 0 (min 0, max 9): above 4.5 are frames 2 and 3,
+    # above 0.9 (fraction 0.1) frames 2 to 4
+    energy = np.array([0.0, 0.0, 5.0, 9.0, 1.0, 0.0])
+    clips = np.stack([np.repeat(energy[:, None], 3, 1), np.repeat(energy[::-1, None], 3, 1)])
+    np.testing.assert_array_equal(speech.energy_span(clips), [[2, 3], [2, 3]])
+    np.testing.assert_array_equal(speech.energy_span(clips, 0.1), [[2, 4], [1, 3]])
+    frames = np.arange(12.0).reshape(2, 6, 1)  # (N, T, F): frame t holds 6n + t
+    cut = speech.align_by_onset(frames, np.array([3, 0]), length=4, lead=1)
+    np.testing.assert_array_equal(cut[..., 0], [[2, 3, 4, 5], [6, 7, 8, 9]])
+    end = speech.align_by_onset(frames, np.array([5, 1]), length=3, lead=0)
+    np.testing.assert_array_equal(end[..., 0], [[5, 5, 5], [7, 8, 9]])  # last frame repeated
+    with pytest.raises(ValueError, match="fraction"):
+        speech.energy_span(clips, 1.5)
+    with pytest.raises(ValueError, match="onsets"):
+        speech.align_by_onset(frames, np.array([0.5, 1.0]), 3)
+    with pytest.raises(ValueError, match="onsets"):
+        speech.align_by_onset(frames, np.array([0, 6]), 3)
+
+
+def test_energy_span_covers_the_synthesised_syllables() -> None:
+    strings = audio.make_syllable_strings(20, seed=1)
+    hop = 128
+    features = speech.log_mel(strings.x, audio.SAMPLE_RATE, 256, hop, 32)
+    span = speech.energy_span(features, 0.3) * hop  # in samples
+    starts = np.array([b[0, 0] for b in strings.boundaries])
+    stops = np.array([b[-1, 1] for b in strings.boundaries])
+    assert (np.abs(span[:, 0] - starts) < 0.05 * audio.SAMPLE_RATE).all()
+    assert (np.abs(span[:, 1] - stops) < 0.1 * audio.SAMPLE_RATE).all()
 
 
 # --- models -----------------------------------------------------------------------------

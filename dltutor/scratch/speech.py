@@ -229,6 +229,54 @@ def mfcc(log_mel_spectrogram: np.ndarray, num_coefficients: int = 13) -> np.ndar
     return dct(log_mel_spectrogram, type=2, norm="ortho", axis=-1)[..., :num_coefficients]
 
 
+# --- finding the speech in a clip -----------------------------------------------------
+
+
+def energy_span(log_mel_spectrogram: np.ndarray, fraction: float = 0.5) -> np.ndarray:
+    r"""The first and last frame of speech in each clip of ``log_mel_spectrogram`` (N, T, M),
+    from that clip alone: (N, 2) integer frames.
+
+    A frame is speech when its mean log-mel energy :math:`e_t = \frac1M \sum_m \ell_{t,m}`
+    exceeds :math:`\min_t e_t + \text{fraction}\,(\max_t e_t - \min_t e_t)`; the span runs
+    from the first such frame to the last. No model, no labels: each clip sets its own
+    threshold.
+    """
+    log_mel_spectrogram = as_float_array(log_mel_spectrogram, "log_mel_spectrogram", ndim=3)
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction!r}")
+    energy = log_mel_spectrogram.mean(axis=-1)  # (N, T)
+    low, high = energy.min(axis=1, keepdims=True), energy.max(axis=1, keepdims=True)
+    loud = energy > low + fraction * (high - low)  # (N, T); the loudest frame is always in
+    first = loud.argmax(axis=1)
+    last = loud.shape[1] - 1 - loud[:, ::-1].argmax(axis=1)
+    return np.stack([first, last], axis=1)
+
+
+def align_by_onset(
+    features: np.ndarray, onsets: np.ndarray, length: int, lead: int = 2
+) -> np.ndarray:
+    """Cut ``length`` frames from each clip of ``features`` (N, T, F), starting ``lead``
+    frames before its onset (e.g. ``energy_span(...)[:, 0]``): (N, length, F).
+
+    Clips too short for the cut are padded by repeating their last frame, so every word
+    starts at the same place of the output.
+    """
+    features = as_float_array(features, "features", ndim=3)
+    length = check_positive_int(length, "length")
+    onsets = np.asarray(onsets)
+    if onsets.shape != (len(features),) or not np.issubdtype(onsets.dtype, np.integer):
+        raise ValueError(
+            f"onsets must be {len(features)} integer frames, one per clip, got {describe(onsets)}"
+        )
+    if onsets.min(initial=0) < 0 or onsets.max(initial=0) >= features.shape[1]:
+        raise ValueError(f"onsets must lie in [0, {features.shape[1]}), got {onsets}")
+    padded = np.concatenate(
+        [features, np.repeat(features[:, -1:], length, axis=1)], axis=1
+    )  # (N, T + length, F)
+    starts = np.maximum(onsets - lead, 0)
+    return np.stack([padded[row, start : start + length] for row, start in enumerate(starts)])
+
+
 # --- augmentation ----------------------------------------------------------------------
 
 
