@@ -4,6 +4,12 @@ Usage:
     .venv/bin/python benchmarks/seq2seq_benchmark.py [--repeats 3] [--lengths 16 64 128]
     .venv/bin/python benchmarks/seq2seq_benchmark.py --positions [--seeds 5] [--epochs 3]
     .venv/bin/python benchmarks/seq2seq_benchmark.py --compare [--seeds 5] [--epochs 3]
+    .venv/bin/python benchmarks/seq2seq_benchmark.py --bottleneck [--seeds 5] [--epochs 6]
+
+``--bottleneck`` repeats the NumPy notebook's bottleneck experiment over seeds: GRU
+encoder–decoders with a fixed context and with attention, 2,500 training pairs, exact
+match on the 500 held-out pairs overall, on one and two clauses, and on the held-out
+sentences that do not occur in training; mean ± sd (ddof=1).
 
 ``--compare`` runs the PyTorch notebook's comparison over seeds: the Transformer and the GRU
 with attention, same data and epochs, exact match on the 500 held-out pairs, mean ± sd
@@ -106,7 +112,7 @@ def compare(seeds: int, epochs: int) -> None:
     length = target_in.shape[1]
     scores: dict[str, list[float]] = {"Transformer": [], "GRU + attention": []}
     for seed in range(seeds):
-        models = {}
+        models: dict[str, torch.nn.Module] = {}
         dtorch.set_seed(seed)
         models["Transformer"] = tseq.Seq2SeqTransformer(
             source_vocab.size, target_vocab.size, 16, 32, 2, 2, 64
@@ -133,21 +139,74 @@ def compare(seeds: int, epochs: int) -> None:
     print(f"GRU ahead in {ahead} of {seeds} seeds")
 
 
+def bottleneck(seeds: int, epochs: int) -> None:
+    from threadpoolctl import threadpool_limits
+
+    from dltutor.data import translation
+    from dltutor.scratch.optim import Adam
+
+    threadpool_limits(1)
+    pairs = translation.make_translation(2500, seed=0)
+    held = translation.make_translation(500, seed=1)
+    source_vocab = translation.TokenVocabulary(pairs.source)
+    target_vocab = translation.TokenVocabulary(pairs.target)
+    source = source_vocab.encode(pairs.source, eos=False)
+    target_in, target_out = translation.teacher_forcing(target_vocab.encode(pairs.target))
+    held_source = source_vocab.encode(held.source, eos=False)
+    lengths = np.array([len(words) for words in held.source])
+    seen = {tuple(words) for words in pairs.source}
+    unseen = np.array([tuple(words) not in seen for words in held.source])
+    groups = {
+        "all": lengths > 0,
+        "one clause": lengths <= 7,
+        "two": lengths >= 11,
+        "unseen": unseen,
+    }
+    print(f"exact match (%), mean ± sd (ddof=1) over {seeds} seeds, {epochs} epochs, 2,500 pairs")
+    for attention in (False, True):
+        scores: dict[str, list[float]] = {name: [] for name in groups}
+        for seed in range(seeds):
+            model = s2s.GRUSeq2Seq(
+                source_vocab.size,
+                target_vocab.size,
+                16,
+                32,
+                attention=attention,
+                rng=np.random.default_rng(seed),
+            )
+            s2s.fit(model, source, target_in, target_out, Adam(1e-2), epochs=epochs, seed=seed)
+            written = model.generate(held_source, target_in.shape[1])
+            right = np.array(
+                [target_vocab.decode(row) == ref for row, ref in zip(written, held.target)]
+            )
+            for name, rows in groups.items():
+                scores[name].append(100 * right[rows].mean())
+        print(
+            f"{'attention' if attention else 'fixed context':13}",
+            ", ".join(f"{k} {np.mean(v):.1f} ± {np.std(v, ddof=1):.1f}" for k, v in scores.items()),
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--lengths", type=int, nargs="+", default=[16, 64, 128])
     parser.add_argument("--positions", action="store_true")
     parser.add_argument("--compare", action="store_true")
+    parser.add_argument("--bottleneck", action="store_true")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=None, help="3; 6 with --bottleneck")
     arguments = parser.parse_args()
     torch.set_num_threads(1)
+    if arguments.bottleneck:
+        bottleneck(arguments.seeds, arguments.epochs or 6)
+        return
     if arguments.compare:
-        compare(arguments.seeds, arguments.epochs)
+        compare(arguments.seeds, arguments.epochs or 3)
         return
     if arguments.positions:
-        length_generalisation(arguments.seeds, arguments.epochs)
+        length_generalisation(arguments.seeds, arguments.epochs or 3)
         return
     rng = np.random.default_rng(0)
     context = max(arguments.lengths)
