@@ -523,3 +523,31 @@ def test_framework_wrappers_name_bad_input() -> None:
         keras_speech.ctc_loss(np.zeros((4, 3), np.float32), [[1]])
     with pytest.raises(ValueError, match="one sequence per example"):
         keras_speech.ctc_loss(np.zeros((2, 4, 3), np.float32), [[1]])
+
+
+def test_keras_speech_recognizer_equals_torch_from_the_same_weights() -> None:
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("keras")
+    from dltutor.keras.layout import speech_recognizer_from_torch
+    from dltutor.keras.speech import speech_recognizer
+    from dltutor.torch.speech import SpeechRecognizer
+
+    torch.manual_seed(0)
+    theirs = SpeechRecognizer(num_mels=16, num_classes=7, channels=8, hidden_size=6)
+    for parameter in theirs.parameters():  # biases too, so a swapped gate shows
+        torch.nn.init.uniform_(parameter, -0.5, 0.5)
+    ours = speech_recognizer(16, 7, channels=8, hidden_size=6)
+    state = {name: value.numpy() for name, value in theirs.state_dict().items()}
+    speech_recognizer_from_torch(ours, state)
+    rng = np.random.default_rng(0)
+    for frames in (9, 10, 31):  # odd and even: the padding must match both
+        x = rng.standard_normal((3, frames, 16)).astype(np.float32)
+        with torch.no_grad():
+            expected = theirs(torch.from_numpy(x)).numpy()
+        got = np.asarray(ours(x))
+        assert got.shape == (3, SpeechRecognizer.output_length(frames), 7)
+        np.testing.assert_allclose(got, expected, **FLOAT32)
+    with pytest.raises(ValueError, match="SpeechRecognizer's weights"):
+        speech_recognizer_from_torch(ours, {"conv.weight": state["conv.weight"]})
+    with pytest.raises(TypeError, match="hidden_size"):
+        speech_recognizer(16, 7, hidden_size=2.5)  # type: ignore[arg-type]

@@ -212,3 +212,47 @@ def loss_and_gradients(
         gradients += _to_scratch(mapped, arrays, gradients=True)
         start += count
     return float(value), gradients
+
+
+# --- Sound and speech (book/speech): the CTC recogniser from PyTorch -----------------------
+
+
+def _torch_gru_to_keras(state: dict[str, np.ndarray], suffix: str) -> list[np.ndarray]:
+    """PyTorch's GRU gates are stacked (r, z, n), Keras' (z, r, h), the same equations with
+    ``reset_after``: reorder the blocks, transpose the matrices, stack the two biases."""
+
+    def gates(array: np.ndarray) -> np.ndarray:  # (3H, ...) blocks r, z, n -> z, r, n
+        r, z, n = np.split(array, 3, axis=0)
+        return np.concatenate([z, r, n], axis=0)
+
+    return [
+        gates(state[f"gru.weight_ih_l0{suffix}"]).T,  # (in, 3H)
+        gates(state[f"gru.weight_hh_l0{suffix}"]).T,  # (H, 3H)
+        np.stack(
+            [gates(state[f"gru.bias_ih_l0{suffix}"]), gates(state[f"gru.bias_hh_l0{suffix}"])]
+        ),  # (2, 3H)
+    ]
+
+
+def speech_recognizer_from_torch(model: keras.Model, state: dict[str, Any]) -> None:
+    """Load the weights of a :class:`dltutor.torch.speech.SpeechRecognizer` — its
+    ``state_dict()`` as NumPy arrays — into :func:`dltutor.keras.speech.speech_recognizer`.
+
+    Conv1d ``weight`` (C_out, C_in, k) → ``kernel`` (k, C_in, C_out); each GRU direction by
+    :func:`_torch_gru_to_keras`; Linear ``weight`` (out, in) → ``kernel`` (in, out).
+    """
+    expected = {
+        "conv.weight", "conv.bias", "output.weight", "output.bias",
+        *(f"gru.{kind}_{part}_l0{suffix}" for kind in ("weight", "bias")
+          for part in ("ih", "hh") for suffix in ("", "_reverse")),
+    }  # fmt: skip
+    if set(state) != expected:
+        raise ValueError(
+            f"state must hold a SpeechRecognizer's weights {sorted(expected)}, got {sorted(state)}"
+        )
+    state = {name: np.asarray(value, dtype=np.float32) for name, value in state.items()}
+    _, conv, bidirectional, dense = model.layers
+    conv.set_weights([state["conv.weight"].transpose(2, 1, 0), state["conv.bias"]])
+    bidirectional.forward_layer.set_weights(_torch_gru_to_keras(state, ""))
+    bidirectional.backward_layer.set_weights(_torch_gru_to_keras(state, "_reverse"))
+    dense.set_weights([state["output.weight"].T, state["output.bias"]])

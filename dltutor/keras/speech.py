@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from dltutor.checks import as_float_array
+from dltutor.checks import as_float_array, check_positive_int
 from dltutor.scratch.speech import mel_filterbank
 
 
@@ -69,4 +69,36 @@ def ctc_loss(
     target_lengths = np.array([len(target) for target in targets], dtype=np.int32)
     return keras.ops.ctc_loss(
         padded, logits, target_lengths, lengths.astype(np.int32), mask_index=blank
+    )
+
+
+def speech_recognizer(
+    num_mels: int, num_classes: int, channels: int = 32, hidden_size: int = 48
+) -> keras.Sequential:
+    """The twin of :class:`dltutor.torch.speech.SpeechRecognizer`: log-mel frames
+    (N, T, num_mels) → per-frame logits (N, T', num_classes), T' = (T - 1) // 2 + 1.
+
+    Two zero frames on each side and a ``Conv1D`` (kernel 5, stride 2, ``"valid"``) → ReLU,
+    as PyTorch's ``padding=2`` (Keras' ``"same"`` would pad 1 before and 2 after when T is
+    even); a ``Bidirectional(GRU)`` (``reset_after=True``, PyTorch's GRU) whose outputs are
+    concatenated forward then backward; a ``Dense`` layer of logits. Weights from a PyTorch
+    model: :func:`dltutor.keras.layout.speech_recognizer_from_torch`.
+    """
+    for value, name in [
+        (num_mels, "num_mels"),
+        (num_classes, "num_classes"),
+        (channels, "channels"),
+        (hidden_size, "hidden_size"),
+    ]:
+        check_positive_int(value, name)
+    return keras.Sequential(
+        [
+            keras.Input((None, num_mels)),
+            keras.layers.ZeroPadding1D(2),
+            keras.layers.Conv1D(channels, 5, strides=2, activation="relu"),
+            keras.layers.Bidirectional(
+                keras.layers.GRU(hidden_size, return_sequences=True, reset_after=True)
+            ),
+            keras.layers.Dense(num_classes),
+        ]
     )
