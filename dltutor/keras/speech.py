@@ -1,5 +1,6 @@
 """Speech in Keras: the STFT and log-mel features on ``keras.ops.stft``, and the CTC loss
-on ``keras.ops.ctc_loss``, in the conventions of :mod:`dltutor.scratch.speech`:
+on ``keras.ops.ctc_loss``, and the CTC recogniser's twin, in the conventions of
+:mod:`dltutor.scratch.speech`:
 spectrograms (N, frames, bins), logits (N, T, C), the blank at class 0.
 
 ``keras.ops.stft`` centres and windows as ``torch.stft`` does and returns the real and

@@ -1,7 +1,8 @@
 r"""Sound as features, and transcription without alignments, in NumPy.
 
 Signals: the short-time Fourier transform (STFT) and its inverse, the mel filterbank, the
-log-mel spectrogram, MFCCs, Griffin–Lim phase recovery (Griffin and Lim, 1984). Batch
+log-mel spectrogram, MFCCs, Griffin–Lim phase recovery (Griffin and Lim, 1984); where the
+speech in a clip is, from its energy, and clips cut at that onset. Batch
 first: a batch of waveforms is (N, L), a spectrogram (N, frames, bins).
 
 Conventions (the tests check each against the framework named):
@@ -16,7 +17,8 @@ Conventions (the tests check each against the framework named):
 
 CTC (Graves et al., 2006): the loss of a label sequence summed over every frame-level path
 that collapses to it, by the forward (α) recursion in log space, with its gradient by the
-backward (β) recursion; greedy (best-path) decoding and prefix beam search (Hannun, 2017);
+backward (β) recursion; greedy (best-path) decoding and prefix beam search (Hannun et al.,
+2014; Hannun, 2017);
 the edit-distance error rate. Every CTC function takes logits (N, T, C) — or
 log-probabilities, which a log-softmax leaves unchanged — with the blank at class
 ``blank``.
