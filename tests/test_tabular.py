@@ -656,3 +656,50 @@ def test_label_forms_the_chapter_describes(rng) -> None:
     assert float(by_index) == pytest.approx(float(by_probability), rel=1e-12)
     with pytest.raises(RuntimeError, match="Long"):
         loss(torch.tensor(logits), torch.tensor(labels, dtype=torch.int32))
+
+
+def test_tabular_regressor_learns_and_checks_targets(rng) -> None:
+    import torch
+
+    from dltutor.torch.tabular import TabularRegressor
+
+    x = np.concatenate([rng.standard_normal((300, 2)), rng.integers(0, 3, (300, 1))], axis=1)
+    effect = np.array([-1.0, 0.0, 2.0])  # the category's effect: needs its embedding
+    y = 100 + 30 * (x[:, 0] - 0.5 * x[:, 1] + effect[x[:, 2].astype(int)])
+    model = TabularRegressor(2, (3,), epochs=80, seed=0, device=torch.device("cpu"))
+    model.fit(x[:200], y[:200], validation_data=(x[200:250], y[200:250]))
+    assert model.target_mean == pytest.approx(y[:200].mean())  # training targets only
+    predicted = model.predict(x[250:])
+    assert predicted.shape == (50,)
+    residual = np.sum((y[250:] - predicted) ** 2) / np.sum((y[250:] - y[250:].mean()) ** 2)
+    assert residual < 0.1  # R² > 0.9 on held-out rows
+    with pytest.raises(ValueError, match="finite real targets"):
+        model.fit(x[:10], y[:10, None], validation_data=(x[:5], y[:5]))
+    with pytest.raises(ValueError, match="finite real targets"):
+        model.fit(x[:10], np.full(10, np.nan), validation_data=(x[:5], y[:5]))
+    with pytest.raises(RuntimeError, match="before fit"):
+        TabularRegressor(2, (3,)).predict(x[:5])
+
+
+def test_tune_and_test_r2_picks_on_validation_and_scores_test_once(rng) -> None:
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import r2_score
+
+    from dltutor.torch.tabular import tune_and_test_r2
+
+    x = rng.standard_normal((120, 3))
+    y = x @ np.array([1.0, -2.0, 0.5]) + 0.3 * rng.standard_normal(120)
+    parts = DataSplit(x[:60], y[:60], x[60:90], y[60:90], x[90:], y[90:])
+    alphas = (1e4, 0.1)  # a strong penalty that underfits, and a light one
+    result = tune_and_test_r2([Ridge(alpha=a) for a in alphas], parts)
+    fitted = [Ridge(alpha=a).fit(parts.x_train, parts.y_train) for a in alphas]
+    validation = [r2_score(parts.y_val, m.predict(parts.x_val)) for m in fitted]
+    chosen = int(np.argmax(validation))
+    assert result["chosen"] == chosen == 1
+    assert result["validation"] == pytest.approx(validation[chosen], abs=1e-12)
+    predicted = fitted[chosen].predict(parts.x_test)
+    assert result["test"] == pytest.approx(r2_score(parts.y_test, predicted), abs=1e-12)
+    rmse = np.sqrt(np.mean((parts.y_test - predicted) ** 2))
+    assert result["rmse"] == pytest.approx(rmse, abs=1e-12)
+    with pytest.raises(ValueError, match="at least one"):
+        tune_and_test_r2([], parts)

@@ -6,13 +6,19 @@ validation data — and a scikit-learn-style wrapper so it can be tuned like a t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from dltutor.checks import describe
-from dltutor.scratch.tabular import CODE_TOLERANCE, category_codes, tabular_spec
+from dltutor.scratch.tabular import (
+    CODE_TOLERANCE,
+    _fit_candidate,
+    category_codes,
+    tabular_spec,
+)
 from dltutor.torch.device import get_device, set_seed
 from dltutor.torch.train import fit, predict
 
@@ -127,6 +133,26 @@ class TabularClassifier:
         labels = np.asarray(y)
         if labels.ndim != 1 or labels.dtype.kind not in "iu":
             raise ValueError(f"y must be (N,) integer class labels, got {describe(labels)}")
+        return self._train(
+            x,
+            labels,
+            validation_data[0],
+            validation_data[1],
+            int(labels.max()) + 1,
+            nn.CrossEntropyLoss(),
+        )
+
+    def _train(
+        self,
+        x: np.ndarray,
+        targets: np.ndarray,
+        x_val: np.ndarray,
+        targets_val: np.ndarray,
+        outputs: int,
+        loss: nn.Module,
+    ) -> TabularClassifier:
+        """Build a fresh :class:`TabularMLP` with ``outputs`` outputs and train it under
+        ``loss`` with Adam, stopping early on the validation loss."""
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] <= len(self.arguments["category_sizes"]):  # type: ignore[arg-type]
             raise ValueError(
@@ -137,20 +163,20 @@ class TabularClassifier:
         if arguments["num_numeric"] is None:
             arguments["num_numeric"] = x.shape[1] - len(arguments["category_sizes"])  # type: ignore[arg-type]
         set_seed(self.seed)
-        self.model = TabularMLP(**arguments, outputs=int(labels.max()) + 1)  # type: ignore[arg-type]
+        self.model = TabularMLP(**arguments, outputs=outputs)  # type: ignore[arg-type]
         optimizer = torch.optim.Adam(
             self.model.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
         )
         self.history = fit(
             self.model,
-            nn.CrossEntropyLoss(),
+            loss,
             optimizer,
             x,
-            labels,
+            targets,
             epochs=self.epochs,
             batch_size=self.batch_size,
             seed=self.seed,
-            validation_data=(np.asarray(validation_data[0], dtype=np.float32), validation_data[1]),
+            validation_data=(np.asarray(x_val, dtype=np.float32), targets_val),
             device=self.device,
             patience=self.patience,
         )
@@ -164,3 +190,72 @@ class TabularClassifier:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.predict_proba(x).argmax(axis=1)
+
+
+class TabularRegressor(TabularClassifier):
+    r""":class:`TabularClassifier`'s MLP with one output, trained under MSE on standardised
+    targets: :math:`z_n = (y_n - \bar y) / s_y`, with :math:`\bar y` and :math:`s_y`
+    from the training targets only, and :math:`\hat y_n = \bar y + s_y\, f(x_n)`.
+    ``fit(x, y, validation_data)`` takes (N,) real targets; ``predict(x)`` returns (N,)."""
+
+    target_mean: float = 0.0
+    target_scale: float = 1.0
+
+    def fit(
+        self, x: np.ndarray, y: np.ndarray, validation_data: tuple[np.ndarray, np.ndarray]
+    ) -> TabularRegressor:
+        targets = np.asarray(y)
+        if targets.ndim != 1 or targets.dtype.kind not in "iuf" or not np.isfinite(targets).all():
+            raise ValueError(f"y must be (N,) finite real targets, got {describe(targets)}")
+        self.target_mean = float(targets.mean())
+        self.target_scale = float(targets.std()) or 1.0
+
+        def standardise(values: np.ndarray) -> np.ndarray:  # (N,) -> (N, 1)
+            z = (np.asarray(values, dtype=np.float64) - self.target_mean) / self.target_scale
+            return z.astype(np.float32)[:, None]
+
+        self._train(
+            x,
+            standardise(targets),
+            validation_data[0],
+            standardise(validation_data[1]),
+            1,
+            nn.MSELoss(),
+        )
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        raise AttributeError("TabularRegressor has no predict_proba: it predicts numbers")
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        if self.model is None:
+            raise RuntimeError("TabularRegressor.predict called before fit")
+        z = predict(self.model, np.asarray(x, dtype=np.float32), device=self.device)
+        return self.target_mean + self.target_scale * np.asarray(z, dtype=np.float64)[:, 0]
+
+
+def tune_and_test_r2(candidates: list[Any], split: Any) -> dict[str, float]:
+    r""":func:`dltutor.scratch.tabular.tune_and_test` for regression: every candidate is
+    fitted on the training rows the same way, the one with the best validation
+    :math:`R^2 = 1 - \sum_n (y_n - \hat y_n)^2 / \sum_n (y_n - \bar y)^2` is kept, and
+    its test :math:`R^2` and RMSE :math:`\sqrt{\frac1N \sum_n (y_n - \hat y_n)^2}` are
+    reported. Returns ``{"validation": ..., "test": ..., "rmse": ..., "chosen": index}``.
+    """
+    from sklearn.metrics import r2_score, root_mean_squared_error
+
+    if not candidates:
+        raise ValueError("candidates must hold at least one estimator")
+    best, best_score, chosen = None, -np.inf, 0
+    for index, candidate in enumerate(candidates):
+        predictor = _fit_candidate(candidate, split)
+        score = float(r2_score(split.y_val, predictor(split.x_val)))
+        if score > best_score:
+            best, best_score, chosen = predictor, score, index
+    assert best is not None
+    predicted = best(split.x_test)
+    return {
+        "validation": best_score,
+        "test": float(r2_score(split.y_test, predicted)),
+        "rmse": float(root_mean_squared_error(split.y_test, predicted)),
+        "chosen": float(chosen),
+    }
