@@ -146,7 +146,7 @@ class Predictor:
         self.batch_size = check_positive_int(batch_size, "batch_size")
 
     def check(self, x: Any) -> np.ndarray:
-        """``x`` as float32 (N, *row_shape), or the error that says what is wrong with it."""
+        """``x`` as float32 of shape ``(N, *row_shape)``, or the error that says what is wrong."""
         array = np.asarray(x)
         if array.dtype.kind not in "iuf":
             raise TypeError(f"x must hold real numbers, got {describe(array)}")
