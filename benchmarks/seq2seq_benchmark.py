@@ -59,38 +59,20 @@ def best_time(run, repeats: int) -> tuple[float, np.ndarray]:
 def length_generalisation(seeds: int, epochs: int) -> None:
     from dltutor.data import translation
 
-    pairs = translation.make_translation(5000, seed=0)
-    short = translation.make_translation(500, seed=1)
-    long = translation.make_translation(500, min_clauses=3, max_clauses=3, seed=2)
-    source_vocab = translation.TokenVocabulary(pairs.source)
-    target_vocab = translation.TokenVocabulary(pairs.target)
-    source = source_vocab.encode(pairs.source, eos=False)
-    target_in, target_out = translation.teacher_forcing(target_vocab.encode(pairs.target))
-    context = 24  # the longest three-clause sentence (23 words) and its end token
+    train, short, long = translation.length_split(5000, 500, seed=0)
+    tests = {"≤ 15 words": short, "16-23 words": long}
     print(
         f"exact match (%) and BLEU, mean ± sd (ddof=1) over {seeds} seeds, {epochs} epochs, 5,000 pairs"
     )
     for positions in ("sinusoidal", "learned"):
         scores: dict[str, list[float]] = {
-            "exact ≤ 15 words": [],
-            "exact 16-23 words": [],
-            "BLEU ≤ 15 words": [],
-            "BLEU 16-23 words": [],
+            f"{kind} {name}": [] for kind in ("exact", "BLEU") for name in tests
         }
         for seed in range(seeds):
-            dtorch.set_seed(seed)
-            model = tseq.Seq2SeqTransformer(
-                source_vocab.size, target_vocab.size, context, 32, 2, 2, 64, positions
-            )
-            tseq.fit(
-                model, source, target_in, target_out, epochs=epochs, learning_rate=5e-3, seed=seed
-            )
-            for name, held in zip(("≤ 15 words", "16-23 words"), (short, long), strict=True):
-                ids = source_vocab.encode(held.source, eos=False)
-                written = tseq.generate(model, ids, context)
-                decoded = [target_vocab.decode(row) for row in written]
-                scores[f"exact {name}"].append(100 * s2s.exact_match(decoded, held.target))
-                scores[f"BLEU {name}"].append(s2s.corpus_bleu(decoded, held.target))
+            result = tseq.length_generalisation(train, tests, positions, epochs=epochs, seed=seed)
+            for name, (exact, bleu) in result.items():
+                scores[f"exact {name}"].append(100 * exact)
+                scores[f"BLEU {name}"].append(bleu)
         print(
             f"{positions:10}",
             ", ".join(

@@ -506,3 +506,32 @@ def test_positional_alignment_hand_worked() -> None:
     )
     # table: (0, 2) → 1, (1, 2) → 0; length 3 unseen. Hits: 1 of 4 held-out words.
     assert translation.positional_alignment(train, held) == 0.25
+
+
+def test_length_split_lengths_and_seeds() -> None:
+    train, short, long = translation.length_split(200, 50, seed=3)
+    assert (len(train), len(short), len(long)) == (200, 50, 50)
+    assert max(len(s) for s in train.source + short.source) <= 15
+    assert all(16 <= len(s) <= 23 for s in long.source)
+    assert train.source == translation.make_translation(200, seed=3).source
+    assert short.source == translation.make_translation(50, seed=4).source
+    for bad in (0, -1, 2.5):
+        with pytest.raises((ValueError, TypeError), match="num_held_out"):
+            translation.length_split(10, bad)
+
+
+def test_length_generalisation_scores_and_bad_input() -> None:
+    from dltutor.torch import seq2seq as tseq
+
+    train, short, long = translation.length_split(64, 16, seed=0)
+    tests = {"short": short, "long": long}
+    scores = tseq.length_generalisation(train, tests, "learned", epochs=1)
+    assert set(scores) == {"short", "long"}
+    for exact, bleu in scores.values():
+        assert 0.0 <= exact <= 1.0 and 0.0 <= bleu <= 100.0
+    # the same seed trains the same model: the scores repeat
+    assert tseq.length_generalisation(train, tests, "learned", epochs=1) == scores
+    with pytest.raises(ValueError, match="positions"):
+        tseq.length_generalisation(train, tests, "rotary")
+    with pytest.raises(ValueError, match="tests"):
+        tseq.length_generalisation(train, {}, "learned")

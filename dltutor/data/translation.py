@@ -234,6 +234,26 @@ def make_translation(
     return TranslationPairs(sources, targets, alignments)
 
 
+def length_split(
+    num_pairs: int = 5000, num_held_out: int = 500, seed: int = 0
+) -> tuple[TranslationPairs, TranslationPairs, TranslationPairs]:
+    """Data for length generalisation: ``num_pairs`` training pairs of one or two clauses
+    (at most 15 English words), ``num_held_out`` held-out pairs of the same lengths and
+    ``num_held_out`` of three clauses (16 to 23 words, about 1.5 times the longest seen).
+
+    The three sets come from :func:`make_translation` with seeds ``seed``, ``seed + 1`` and
+    ``seed + 2``. Returns (train, short, long).
+    """
+    num_pairs = check_positive_int(num_pairs, "num_pairs")
+    num_held_out = check_positive_int(num_held_out, "num_held_out")
+    seed = check_seed(seed)
+    return (
+        make_translation(num_pairs, seed=seed),
+        make_translation(num_held_out, seed=seed + 1),
+        make_translation(num_held_out, min_clauses=3, max_clauses=3, seed=seed + 2),
+    )
+
+
 def word_dictionary(pairs: TranslationPairs) -> dict[str, str]:
     """A word-by-word dictionary from training pairs: each English word's most frequent
     aligned translation. Words never aligned to anything ("the") are left out."""

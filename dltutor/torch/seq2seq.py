@@ -18,9 +18,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from dltutor.checks import check_positive_int
+from dltutor.data.translation import TokenVocabulary, TranslationPairs, teacher_forcing
 from dltutor.scratch.attention import causal_mask, sinusoidal_positional_encoding
-from dltutor.scratch.seq2seq import BOS, EOS, PAD, POSITIONS, source_mask
+from dltutor.scratch.seq2seq import (
+    BOS,
+    EOS,
+    PAD,
+    POSITIONS,
+    corpus_bleu,
+    exact_match,
+    source_mask,
+)
 from dltutor.torch.attention import blocked
+from dltutor.torch.device import set_seed
 
 
 class Seq2SeqTransformer(nn.Module):
@@ -311,3 +321,44 @@ def fit(
         history.append(total / len(source))
     model.eval()
     return history
+
+
+def length_generalisation(
+    train: TranslationPairs,
+    tests: dict[str, TranslationPairs],
+    positions: str,
+    *,
+    epochs: int = 3,
+    seed: int = 0,
+    device: torch.device | None = None,
+) -> dict[str, tuple[float, float]]:
+    """Train a small :class:`Seq2SeqTransformer` (width 32, 2 heads, 2 layers, 64 hidden
+    units) with ``positions`` on ``train`` and judge greedy decoding on each of ``tests``.
+
+    The context is one more than the longest sentence of any set, so a learned table has a
+    row for every test position, but rows beyond the training length never get a gradient.
+    Returns, for each test set's name, (exact match in [0, 1], corpus BLEU in [0, 100]).
+    """
+    if positions not in POSITIONS:
+        raise ValueError(f"positions must be one of {POSITIONS}, got {positions!r}")
+    if not isinstance(tests, dict) or not tests:
+        raise ValueError(f"tests must be a non-empty dict of name to pairs, got {tests!r}")
+    source_vocab = TokenVocabulary(train.source)
+    target_vocab = TokenVocabulary(train.target)
+    sentences = [s for pairs in (train, *tests.values()) for s in pairs.source + pairs.target]
+    context = 1 + max(len(sentence) for sentence in sentences)
+    source = source_vocab.encode(train.source, eos=False)  # (N, S)
+    target_in, target_out = teacher_forcing(target_vocab.encode(train.target))  # (N, T)
+    set_seed(seed)
+    model = Seq2SeqTransformer(
+        source_vocab.size, target_vocab.size, context, 32, 2, 2, 64, positions
+    )
+    if device is not None:
+        model.to(device)
+    fit(model, source, target_in, target_out, epochs=epochs, learning_rate=5e-3, seed=seed)
+    scores = {}
+    for name, held in tests.items():
+        written = generate(model, source_vocab.encode(held.source, eos=False), context)
+        decoded = [target_vocab.decode(row) for row in written]
+        scores[name] = (exact_match(decoded, held.target), corpus_bleu(decoded, held.target))
+    return scores
