@@ -17,8 +17,11 @@ each number it states:
   ("6 of 360 digits to spare") are not measurements of a precision.
 
 A comment continues over the comment-only lines that follow it. Usage:
-``python .ci/check_measured.py _build/jupyter_execute``; exit status 1 lists each number
-that no output supports, with its notebook and line.
+``python .ci/check_measured.py`` reads the outputs of the book's own notebooks from the
+book's cache (``make book`` leaves every notebook there: executed by the build, or stored
+by ``make test``'s run); ``python .ci/check_measured.py FOLDER`` reads executed notebooks
+from a folder instead. Exit status 1 lists each number that no output supports, with its
+notebook and line.
 """
 
 from __future__ import annotations
@@ -139,9 +142,10 @@ def measured_comments(source: str) -> list[tuple[int, str]]:
     return found
 
 
-def check_notebook(path: Path) -> list[str]:
-    """The unsupported numbers of one executed notebook, one message each."""
-    notebook = json.loads(path.read_text(encoding="utf-8"))
+def check_notebook(path: Path, notebook: dict | None = None) -> list[str]:
+    """The unsupported numbers of one executed notebook (read from ``path`` if not given)."""
+    if notebook is None:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
     problems = []
     printed: list[float] = []
     for number, cell in enumerate(notebook["cells"], start=1):
@@ -160,18 +164,65 @@ def check_notebook(path: Path) -> list[str]:
     return problems
 
 
-def main(folder: str) -> int:
-    notebooks = sorted(Path(folder).rglob("*.ipynb"))
+def from_folder(folder: Path) -> dict[Path, dict]:
+    """Executed notebooks saved under a folder, by path."""
+    return {
+        path: json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted(folder.rglob("*.ipynb"))
+    }
+
+
+def from_cache(cache: Path, sources: list[Path]) -> tuple[dict[Path, dict], list[Path]]:
+    """The cached outputs of each source notebook as it is now, and the ones not cached."""
+    import nbformat
+    from jupyter_cache import get_cache
+
+    found, missing = {}, []
+    store = get_cache(str(cache)) if cache.is_dir() else None
+    for path in sources:
+        try:
+            if store is None:
+                raise KeyError(path)
+            _, merged = store.merge_match_into_notebook(nbformat.read(path, as_version=4))
+        except KeyError:
+            missing.append(path)
+            continue
+        found[path] = json.loads(nbformat.writes(merged))
+    return found, missing
+
+
+def book_notebooks(root: Path) -> list[Path]:
+    """The notebooks of the book, as the Makefile finds them."""
+    return sorted(
+        path for path in (root / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in path.parts
+    )
+
+
+def main(folder: str | None = None) -> int:
+    if folder is not None:
+        notebooks = from_folder(Path(folder))
+        missing: list[Path] = []
+    else:
+        root = Path(__file__).resolve().parent.parent
+        sys.path.insert(0, str(root / "book" / "_ext"))
+        from notebook_cache import CACHE_FOLDER, package_key
+
+        sources = book_notebooks(root)
+        notebooks, missing = from_cache(root / CACHE_FOLDER / package_key(root), sources)
+    for path in missing:
+        print(
+            f"check_measured: {path} has no executed copy in the book's cache: build the book first"
+        )
     if not notebooks:
-        print(f"check_measured: no executed notebooks under {folder}: build the book first")
+        print(f"check_measured: no executed notebooks ({folder or 'cache'}): build the book first")
         return 1
-    problems = [problem for path in notebooks for problem in check_notebook(path)]
+    problems = [problem for path, nb in notebooks.items() for problem in check_notebook(path, nb)]
     for problem in problems:
         print(problem)
     checked = sum(
         len(stated_numbers(comment))
-        for path in notebooks
-        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]
+        for notebook in notebooks.values()
+        for cell in notebook["cells"]
         if cell["cell_type"] == "code"
         for _, comment in measured_comments("".join(cell["source"]))
     )
@@ -179,8 +230,8 @@ def main(folder: str) -> int:
         f"check_measured: {len(notebooks)} notebooks, {checked} measured numbers, "
         f"{len(problems)} that no output supports"
     )
-    return 1 if problems else 0
+    return 1 if problems or missing else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "_build/jupyter_execute"))
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else None))

@@ -97,3 +97,31 @@ def test_a_comment_continues_over_the_comment_lines_below_it(tmp_path: Path) -> 
 def test_no_notebooks_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert check_measured.main(str(tmp_path)) == 1
     assert "build the book first" in capsys.readouterr().out
+
+
+def test_outputs_come_from_the_books_cache(tmp_path: Path) -> None:
+    """`make book` renders cached notebooks: the check reads their outputs from the cache."""
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    executed_path = executed(tmp_path, [("print(x)", "0.953"), ("assert x  # measured 94%", "")])
+    source = nbformat.read(executed_path, as_version=4)
+    for cell in source.cells:
+        cell.outputs = []
+    source_path = tmp_path / "source.ipynb"
+    nbformat.write(source, source_path)
+    cache = tmp_path / "cache"
+    get_cache(str(cache)).cache_notebook_bundle(
+        CacheBundleIn(nbformat.read(executed_path, as_version=4), str(source_path)),
+        check_validity=False,
+    )
+    other = tmp_path / "other.ipynb"
+    changed = nbformat.read(source_path, as_version=4)
+    changed.cells[0].source = "print(y)"
+    nbformat.write(changed, other)
+
+    found, missing = check_measured.from_cache(cache, [source_path, other])
+    assert list(found) == [source_path] and missing == [other]
+    problems = check_measured.check_notebook(source_path, found[source_path])
+    assert len(problems) == 1 and "'94%'" in problems[0]
