@@ -86,10 +86,9 @@ def compare(seeds: int, epochs: int) -> None:
 
     pairs = translation.make_translation(5000, seed=0)
     held = translation.make_translation(500, seed=1)
-    source_vocab = translation.TokenVocabulary(pairs.source)
-    target_vocab = translation.TokenVocabulary(pairs.target)
-    source = source_vocab.encode(pairs.source, eos=False)
-    target_in, target_out = translation.teacher_forcing(target_vocab.encode(pairs.target))
+    encoded = translation.encode_pairs(pairs.source, pairs.target)
+    source_vocab, target_vocab = encoded.source_vocab, encoded.target_vocab
+    source, target_in, target_out = encoded.source, encoded.target_in, encoded.target_out
     held_source = source_vocab.encode(held.source, eos=False)
     length = target_in.shape[1]
     scores: dict[str, list[float]] = {"Transformer": [], "GRU + attention": []}
@@ -130,10 +129,9 @@ def bottleneck(seeds: int, epochs: int) -> None:
     threadpool_limits(1)
     pairs = translation.make_translation(2500, seed=0)
     held = translation.make_translation(500, seed=1)
-    source_vocab = translation.TokenVocabulary(pairs.source)
-    target_vocab = translation.TokenVocabulary(pairs.target)
-    source = source_vocab.encode(pairs.source, eos=False)
-    target_in, target_out = translation.teacher_forcing(target_vocab.encode(pairs.target))
+    encoded = translation.encode_pairs(pairs.source, pairs.target)
+    source_vocab, target_vocab = encoded.source_vocab, encoded.target_vocab
+    source, target_in, target_out = encoded.source, encoded.target_in, encoded.target_out
     held_source = source_vocab.encode(held.source, eos=False)
     lengths = np.array([len(words) for words in held.source])
     seen = {tuple(words) for words in pairs.source}

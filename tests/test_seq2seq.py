@@ -535,3 +535,15 @@ def test_length_generalisation_scores_and_bad_input() -> None:
         tseq.length_generalisation(train, tests, "rotary")
     with pytest.raises(ValueError, match="tests"):
         tseq.length_generalisation(train, {}, "learned")
+
+
+def test_encode_pairs_reads_the_vocabularies_off_the_training_pairs() -> None:
+    from dltutor.data.translation import TokenVocabulary, encode_pairs, teacher_forcing
+
+    source, target = [["the", "cat"], ["a", "dog", "ran"]], [["kat"], ["hund", "lief"]]
+    encoded = encode_pairs(source, target)
+    assert encoded.source_vocab.size == TokenVocabulary(source).size
+    np.testing.assert_array_equal(encoded.source, TokenVocabulary(source).encode(source, eos=False))
+    expected_in, expected_out = teacher_forcing(TokenVocabulary(target).encode(target))
+    np.testing.assert_array_equal(encoded.target_in, expected_in)
+    np.testing.assert_array_equal(encoded.target_out, expected_out)

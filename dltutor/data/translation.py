@@ -93,6 +93,27 @@ def teacher_forcing(target_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return inputs, target_ids
 
 
+@dataclass(frozen=True)
+class EncodedPairs:
+    """Training pairs as a seq2seq model takes them: both vocabularies, read off the training
+    pairs only, the source ids (N, S), and the decoder's inputs and targets (N, T)."""
+
+    source_vocab: TokenVocabulary
+    target_vocab: TokenVocabulary
+    source: np.ndarray
+    target_in: np.ndarray
+    target_out: np.ndarray
+
+
+def encode_pairs(source: Sequence[Sequence[str]], target: Sequence[Sequence[str]]) -> EncodedPairs:
+    """Vocabularies from the training sentences, then their ids for teacher forcing."""
+    source_vocab, target_vocab = TokenVocabulary(source), TokenVocabulary(target)
+    target_in, target_out = teacher_forcing(target_vocab.encode(target))
+    return EncodedPairs(
+        source_vocab, target_vocab, source_vocab.encode(source, eos=False), target_in, target_out
+    )
+
+
 # --- The invented language ---------------------------------------------------------------
 
 _TEMPLATES = (  # (subject class, verb class, object class, preposition before the object)

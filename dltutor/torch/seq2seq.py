@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dltutor.checks import check_positive_int
-from dltutor.data.translation import TokenVocabulary, TranslationPairs, teacher_forcing
+from dltutor.data.translation import TranslationPairs, encode_pairs
 from dltutor.scratch.attention import causal_mask, sinusoidal_positional_encoding
 from dltutor.scratch.seq2seq import (
     BOS,
@@ -343,19 +343,25 @@ def length_generalisation(
         raise ValueError(f"positions must be one of {POSITIONS}, got {positions!r}")
     if not isinstance(tests, dict) or not tests:
         raise ValueError(f"tests must be a non-empty dict of name to pairs, got {tests!r}")
-    source_vocab = TokenVocabulary(train.source)
-    target_vocab = TokenVocabulary(train.target)
+    encoded = encode_pairs(train.source, train.target)
+    source_vocab, target_vocab = encoded.source_vocab, encoded.target_vocab
     sentences = [s for pairs in (train, *tests.values()) for s in pairs.source + pairs.target]
     context = 1 + max(len(sentence) for sentence in sentences)
-    source = source_vocab.encode(train.source, eos=False)  # (N, S)
-    target_in, target_out = teacher_forcing(target_vocab.encode(train.target))  # (N, T)
     set_seed(seed)
     model = Seq2SeqTransformer(
         source_vocab.size, target_vocab.size, context, 32, 2, 2, 64, positions
     )
     if device is not None:
         model.to(device)
-    fit(model, source, target_in, target_out, epochs=epochs, learning_rate=5e-3, seed=seed)
+    fit(
+        model,
+        encoded.source,  # (N, S)
+        encoded.target_in,  # (N, T)
+        encoded.target_out,
+        epochs=epochs,
+        learning_rate=5e-3,
+        seed=seed,
+    )
     scores = {}
     for name, held in tests.items():
         written = generate(model, source_vocab.encode(held.source, eos=False), context)
