@@ -96,7 +96,7 @@ def teacher_forcing(target_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 @dataclass(frozen=True)
 class EncodedPairs:
     """Training pairs as a seq2seq model takes them: both vocabularies, read off the training
-    pairs only, the source ids (N, S), and the decoder's inputs and targets (N, T)."""
+    pairs only, source token ids (N, S), and the decoder's inputs and targets (N, T)."""
 
     source_vocab: TokenVocabulary
     target_vocab: TokenVocabulary
